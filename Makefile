@@ -1,0 +1,65 @@
+# m365.defender — developer entry points. `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY311 ?= $(shell command -v python3.11 || echo $(HOME)/.pyenv/versions/3.11.7/bin/python3.11)
+PY312 ?= $(shell command -v python3.12 || echo $(HOME)/.pyenv/versions/3.12.1/bin/python3.12)
+VENV := .venv
+VENV312 := .venv-py312
+BUILD := $(CURDIR)/.build
+# ansible-core per interpreter: the newest each supports (2.20+ needs Python 3.12)
+CORE311 := ansible-core>=2.19,<2.20
+CORE312 := ansible-core>=2.21,<2.22
+
+.PHONY: help venv venv312 demo test test-emulator test-sanity test-units test-integration test-docs \
+        test-lint test-molecule test-py311 test-py312 bench clean
+
+help:
+	@echo "make demo   - start the emulator, onboard an app and hunt (playbooks/demo.yml)"
+	@echo "make test   - every test: emulator, sanity, units, integration (py3.11+2.19, py3.12+2.21), docs, lint, molecule"
+	@echo "make bench  - benchmark scripts (print figures)"
+
+$(VENV)/.stamp: requirements.txt requirements-dev.txt emulator/pyproject.toml
+	$(PY311) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q '$(CORE311)' -r requirements-dev.txt
+	touch $@
+
+$(VENV312)/.stamp: requirements.txt requirements-dev.txt emulator/pyproject.toml
+	$(PY312) -m venv $(VENV312)
+	$(VENV312)/bin/pip install -q --upgrade pip
+	$(VENV312)/bin/pip install -q '$(CORE312)' -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.stamp
+venv312: $(VENV312)/.stamp
+
+demo: venv
+	@bash tools/demo.sh $(VENV)
+
+test: test-emulator test-py311 test-py312 test-docs test-lint test-molecule
+	@echo "make test: all suites passed"
+
+test-emulator: venv
+	cd emulator && ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+
+test-py311: venv
+	bash tools/run_collection_tests.sh $(VENV) 3.11 $(BUILD)/py311
+
+test-py312: venv312
+	bash tools/run_collection_tests.sh $(VENV312) 3.12 $(BUILD)/py312
+
+test-docs: venv
+	bash tools/run_docs_checks.sh $(VENV) $(BUILD)/docs
+
+test-lint: venv
+	bash tools/run_lint.sh $(VENV) $(BUILD)/lint
+
+test-molecule: venv
+	bash tools/run_molecule.sh $(VENV) $(BUILD)/molecule
+
+bench: venv
+	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
+
+clean:
+	rm -rf $(BUILD) tests/output

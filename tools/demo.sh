@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# make demo: build and install the collection into a local path, start the emulator, run playbooks/demo.yml.
+set -euo pipefail
+venv=$(cd "$1" && pwd)
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="$root/.build/demo"
+export PATH="$venv/bin:$PATH"
+rm -rf "$build"; mkdir -p "$build/collections"
+cd "$root"
+ansible-galaxy collection build --force --output-path "$build" . >/dev/null
+ansible-galaxy collection install --force -p "$build/collections" "$build"/m365-defender-*.tar.gz >/dev/null
+echo "installed m365.defender into $build/collections"
+emu="$build/emulator"
+trap 'bash "$root/tools/emulator_ctl.sh" stop "$emu"' EXIT
+bash "$root/tools/emulator_ctl.sh" start "$venv" "$emu"
+echo "emulator up: $(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["base_url"])' "$emu/endpoints.json")"
+ANSIBLE_COLLECTIONS_PATH="$build/collections" ANSIBLE_STDOUT_CALLBACK=default \
+  ansible-playbook -i localhost, -c local "$root/playbooks/demo.yml" -e "emulator_endpoints_file=$emu/endpoints.json"

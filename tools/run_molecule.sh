@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Molecule scenarios of the collection (extensions/molecule/*) against a fresh emulator.
+set -euo pipefail
+venv=$(cd "$1" && pwd); build="$2"
+root=$(cd "$(dirname "$0")/.." && pwd)
+export PATH="$venv/bin:$PATH"
+coll=$(bash "$root/tools/stage_collection.sh" "$build")
+export ANSIBLE_COLLECTIONS_PATH="$build"
+emu="$build/emulator"
+trap 'bash "$root/tools/emulator_ctl.sh" stop "$emu"' EXIT
+bash "$root/tools/emulator_ctl.sh" start "$venv" "$emu"
+export MTP_EMULATOR_ENDPOINTS_FILE="$emu/endpoints.json"
+cd "$coll/extensions"
+found=0
+for scenario in molecule/*/molecule.yml; do
+  [ -e "$scenario" ] || continue
+  name=$(basename "$(dirname "$scenario")")
+  echo "== molecule test -s $name"
+  molecule test -s "$name"
+  found=$((found + 1))
+done
+echo "molecule: $found scenario(s) passed"
