@@ -2,8 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PY311 ?= $(shell command -v python3.11 || echo $(HOME)/.pyenv/versions/3.11.7/bin/python3.11)
-PY312 ?= $(shell command -v python3.12 || echo $(HOME)/.pyenv/versions/3.12.1/bin/python3.12)
+PY311 ?= $(shell bash tools/find_python.sh 3.11)
+PY312 ?= $(shell bash tools/find_python.sh 3.12)
 VENV := .venv
 VENV312 := .venv-py312
 BUILD := $(CURDIR)/.build

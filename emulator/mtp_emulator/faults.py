@@ -14,6 +14,10 @@ outside the control plane (``/_emulator/...``) it, in this order:
 
 Patterns are :func:`fnmatch.fnmatchcase` patterns matched against ``"METHOD /path"`` (no query string), e.g.
 ``"POST /v1.0/applications*"`` or ``"* /api/advancedhunting/run"``; the first matching pattern wins.
+The control plane is exempt from faults and stats, except for patterns whose path names ``/_emulator``
+explicitly (``"POST /_emulator/fixture"``): ``"* *"`` never locks the control plane out, but a test can still
+make a control-plane call fail, e.g. to observe a reset around a state change without any other route.
+
 Every request, control plane included, goes to the request log (an in-memory ring, and a JSON-lines file when
 ``state.config.request_log`` is set) with secrets masked. Response bodies are never logged.
 """
@@ -38,7 +42,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import app as app_module
 from .errors import AadError, EmulatorHTTPError, GraphError, MtpError
-from .state import EmulatorState
+from .state import EmulatorState, FaultConfig
 
 LOG = logging.getLogger("mtp_emulator.faults")
 
@@ -171,9 +175,11 @@ class FaultMiddleware:
             return path
         return matched.rule
 
-    def _take_throttle(self, throttle: dict, key: str) -> bool:
+    def _take_throttle(self, throttle: dict, key: str, control: bool = False) -> bool:
         with self._throttle_lock:
             for pattern, remaining in list(throttle.items()):
+                if control and not _targets_control(pattern):
+                    continue
                 if fnmatch.fnmatchcase(key, pattern) and int(remaining) > 0:
                     throttle[pattern] = int(remaining) - 1
                     return True
@@ -212,6 +218,7 @@ class FaultMiddleware:
             "path": path,
             "query": mask(_pairs_to_dict(parse_qsl(query, keep_blank_values=True))) if query else {},
             "host": host,
+            "listener": environ.get("mtp_emulator.listener"),
             "cloud": environ.get("mtp_emulator.cloud"),
             "headers": headers,
             "body": self._capture_body(environ),
@@ -251,21 +258,23 @@ class FaultMiddleware:
             entry["ms"] = round((time.monotonic() - started) * 1000, 1)
             self.log.write(entry)
 
-        if path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-            result = self.wsgi_app(environ, _start_response)
-            _finish(captured.get("status"))
-            return result
-
+        control = path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/")
         faults = self.state.config.faults
+        if control:
+            faults = _control_faults(faults)
+            if faults is None:
+                result = self.wsgi_app(environ, _start_response)
+                _finish(captured.get("status"))
+                return result
         key = f"{method} {path}"
-        stats = self.state.stats
+        stats = _NoStats() if control else self.state.stats
         fault = None
         if faults.latency_ms and faults.latency_ms > 0:
             time.sleep(faults.latency_ms / 1000.0)
             fault = "latency"
 
         error = None
-        if faults.throttle and self._take_throttle(faults.throttle, key):
+        if faults.throttle and self._take_throttle(faults.throttle, key, control):
             error, fault = throttle_error(path, faults.throttle_retry_after), "throttle"
         elif faults.error_rate:
             rate = match(faults.error_rate, key)
@@ -298,6 +307,32 @@ class FaultMiddleware:
         stats.record_request(method, self._rule_for(environ, path), captured.get("status", 500), host)
         _finish(captured.get("status"), fault)
         return result
+
+
+class _NoStats:
+    """Control-plane requests are not counted in the stats."""
+
+    def record_request(self, *args, **kwargs) -> None:
+        pass
+
+
+def _targets_control(pattern: str) -> bool:
+    return pattern.partition(" ")[2].startswith(CONTROL_PREFIX)
+
+
+def _control_faults(faults: FaultConfig) -> FaultConfig | None:
+    """The faults that apply to a control-plane request: only patterns naming ``/_emulator`` explicitly
+    (so ``"* *"`` never locks the control plane out); no latency. None when there are none."""
+    picked = {
+        name: {p: v for p, v in getattr(faults, name).items() if _targets_control(p)}
+        for name in ("error_rate", "reset", "throttle")
+    }
+    if not any(picked.values()):
+        return None
+    # the throttle dict is shared so that counters decrement in the live settings
+    return FaultConfig(latency_ms=0, error_rate=picked["error_rate"], reset=picked["reset"],
+                       throttle=faults.throttle if picked["throttle"] else {},
+                       throttle_retry_after=faults.throttle_retry_after)
 
 
 def _remember_rule(endpoint, values) -> None:

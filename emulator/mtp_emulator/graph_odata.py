@@ -178,6 +178,8 @@ class _Parser:
         if tok[0] != "word":
             raise bad_filter(f"Syntax error at '{tok[1]}' in '{self.text}'.")
         word = tok[1]
+        if word.lower() in _COMPARE | {"and", "or", "in", "has"}:
+            raise bad_filter(f"Syntax error: unexpected '{word}' in '{self.text}'.")
         if word.lower() == "not":
             self.take()
             self.advanced_used.add("not")

@@ -126,7 +126,11 @@ def apply_config(state: EmulatorState, data) -> dict:
             raise bad_request(f"'{name}' must be {text}.")
         values[name] = value
     for name, value in values.items():
-        setattr(state.config, name, value)
+        if value is None:  # back to the consumer's default
+            if hasattr(state.config, name):
+                delattr(state.config, name)
+        else:
+            setattr(state.config, name, value)
     return config_view(state)
 
 
@@ -161,7 +165,7 @@ def register(app: Flask, state: EmulatorState) -> None:
     initial = {
         "fixture": copy.deepcopy(state.fixture),
         "faults": copy.deepcopy(state.config.faults),
-        "config": config_view(state),
+        "config": {name: getattr(state.config, name) for name in TUNABLES if hasattr(state.config, name)},
     }
 
     def _log():
@@ -174,8 +178,11 @@ def register(app: Flask, state: EmulatorState) -> None:
         with state.lock:
             state.load_fixture(copy.deepcopy(initial["fixture"]))
             state.config.faults = copy.deepcopy(initial["faults"])
-            for name, value in initial["config"].items():
-                setattr(state.config, name, value)
+            for name in TUNABLES:
+                if name in initial["config"]:
+                    setattr(state.config, name, initial["config"][name])
+                elif hasattr(state.config, name):
+                    delattr(state.config, name)
         middleware = _log()
         if middleware is not None:
             middleware.log.clear()

@@ -178,6 +178,21 @@ class EmulatorServer:
         if self.state_dir is None:
             self.state_dir = tempfile.mkdtemp(prefix="mtp-emulator-")
             self._own_dir = True
+        try:
+            self._start()
+        except BaseException:
+            self._close_listeners()
+            if self._own_dir:
+                shutil.rmtree(self.state_dir, ignore_errors=True)
+            raise
+        self._started = True
+        if self.endpoints_file:
+            write_json_atomic(self.endpoints_file, self.endpoints)
+        LOG.info("mtp_emulator listening on %s (gov %s, imds %s, proxy %s)", self.main.url, self.gov.url,
+                 self.imds.url, self.proxy.url if self.proxy else "off")
+        return self
+
+    def _start(self) -> None:
         self.certs = certs.ensure_certs(self.state_dir)
         fixture = self.fixture
         if isinstance(fixture, (str, os.PathLike)):
@@ -186,15 +201,11 @@ class EmulatorServer:
         self.app = create_app(self.state)
         self.app.config["MTP_SERVER"] = self
         tls = self.certs.server_context()
-        try:
-            self.main = _Listener(self.host, self.ports["main"], self._wsgi("main"), "main", tls)
-            self.gov = _Listener(self.host, self.ports["gov"], self._wsgi("gov"), "gov", tls)
-            self.imds = _Listener(self.host, self.ports["imds"], self._wsgi("imds"), "imds")
-            if self.with_proxy:
-                self.proxy = ProxyServer((self.host, self.ports["proxy"]), self.state, self._route)
-        except BaseException:
-            self._close_listeners()
-            raise
+        self.main = _Listener(self.host, self.ports["main"], self._wsgi("main"), "main", tls)
+        self.gov = _Listener(self.host, self.ports["gov"], self._wsgi("gov"), "gov", tls)
+        self.imds = _Listener(self.host, self.ports["imds"], self._wsgi("imds"), "imds")
+        if self.with_proxy:
+            self.proxy = ProxyServer((self.host, self.ports["proxy"]), self.state, self._route)
         self.state.config.base_url = self.main.url
         for server in self._servers():
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL},
@@ -205,12 +216,6 @@ class EmulatorServer:
             thread = threading.Thread(target=self._persist_loop, name="mtp-emulator-persist", daemon=True)
             thread.start()
             self._threads.append(thread)
-        self._started = True
-        if self.endpoints_file:
-            write_json_atomic(self.endpoints_file, self.endpoints)
-        LOG.info("mtp_emulator listening on %s (gov %s, imds %s, proxy %s)", self.main.url, self.gov.url,
-                 self.imds.url, self.proxy.url if self.proxy else "off")
-        return self
 
     def stop(self) -> None:
         if not self._started:

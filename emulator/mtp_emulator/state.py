@@ -100,6 +100,10 @@ class Stats:
         with self._lock:
             self.tokens[client_id] += 1
 
+    def record_token_request(self, grant: str) -> None:
+        with self._lock:
+            self.token_requests[grant] += 1
+
     def incr(self, name: str, n: int = 1) -> None:
         with self._lock:
             self.counters[name] += n

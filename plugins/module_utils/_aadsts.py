@@ -44,7 +44,7 @@ AADSTS = {
     65001: ("consent is missing for the requested permissions",
             "grant admin consent for the application (for example with %s)" % SETUP_MODULE),
     70011: ("the requested scope is invalid",
-            "check cloud and the resource overrides; only <resource>/.default is valid for applications"),
+            "check cloud and the resources option: an application asks for <resource>/.default"),
     500011: ("the resource principal was not found in the tenant",
              "the API's service principal is missing: run %s, or check cloud" % SETUP_MODULE),
     50126: ("invalid username or password", "check the user name and password"),

@@ -168,13 +168,38 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         "ObjectId, ReportId, AccountType, IsExternalUser:bool, IsImpersonated:bool, IPTags:dynamic, IPCategory, "
         "UserAgentTags:dynamic, RawEventData:dynamic, AdditionalFields:dynamic, LastSeenForUser:dynamic, "
         "UncommonForUser:dynamic, AuditSource, SessionData:dynamic, OAuthAppId"),
+    "IdentityDirectoryEvents": _cols(
+        "Timestamp:datetime, ActionType, Application, TargetAccountUpn, TargetAccountDisplayName, TargetDeviceName, "
+        "DestinationDeviceName, DestinationIPAddress, DestinationPort:int, Protocol, AccountName, AccountDomain, "
+        "AccountUpn, AccountSid, AccountObjectId, AccountDisplayName, DeviceName, IPAddress, Port:int, Location, "
+        "ISP, ReportId, AdditionalFields:dynamic"),
+    "DeviceNetworkInfo": _cols(
+        "Timestamp:datetime, DeviceId, DeviceName, MacAddress, NetworkAdapterName, NetworkAdapterStatus, "
+        "TunnelType, ConnectedNetworks:dynamic, DnsAddresses:dynamic, IPv4Dhcp, IPv6Dhcp, "
+        "DefaultGateways:dynamic, IPAddresses:dynamic, ReportId:long, NetworkAdapterType, NetworkAdapterVendor"),
+    "DeviceFileCertificateInfo": _cols(
+        "Timestamp:datetime, DeviceId, DeviceName, SHA1, IsSigned:bool, SignatureType, Signer, SignerHash, Issuer, "
+        "IssuerHash, CertificateSerialNumber, CrlDistributionPointUrls, CertificateCreationTime:datetime, "
+        "CertificateExpirationTime:datetime, CertificateCountersignatureTime:datetime, IsTrusted:bool, "
+        "IsRootSignerMicrosoft:bool, ReportId:long"),
+    "DeviceTvmSoftwareVulnerabilities": _cols(
+        "DeviceId, DeviceName, OSPlatform, OSVersion, OSArchitecture, SoftwareVendor, SoftwareName, SoftwareVersion, "
+        "CveId, VulnerabilitySeverityLevel, RecommendedSecurityUpdate, RecommendedSecurityUpdateId, "
+        "CveTags:dynamic, CveMitigationStatus, AadDeviceId"),
+    "EmailPostDeliveryEvents": _cols(
+        "Timestamp:datetime, NetworkMessageId, InternetMessageId, Action, ActionType, ActionTrigger, ActionResult, "
+        "RecipientEmailAddress, DeliveryLocation, ThreatTypes, DetectionMethods, ReportId"),
+    "UrlClickEvents": _cols(
+        "Timestamp:datetime, Url, ActionType, AccountUpn, Workload, NetworkMessageId, ThreatTypes, "
+        "DetectionMethods, IPAddress, IsClickedThrough:bool, UrlChain, ReportId"),
 }
 
 # Tables whose row count follows ``hunting_rows``; the others are sized by the seeded directory.
 EVENT_TABLES = ("DeviceProcessEvents", "DeviceNetworkEvents", "DeviceFileEvents", "DeviceEvents",
                 "DeviceLogonEvents", "DeviceRegistryEvents", "DeviceImageLoadEvents", "EmailEvents",
                 "EmailAttachmentInfo", "EmailUrlInfo", "IdentityLogonEvents", "IdentityQueryEvents",
-                "CloudAppEvents")
+                "CloudAppEvents", "IdentityDirectoryEvents", "DeviceNetworkInfo", "DeviceFileCertificateInfo",
+                "DeviceTvmSoftwareVulnerabilities", "EmailPostDeliveryEvents", "UrlClickEvents")
 
 
 def column_type(table: str, column: str) -> str:

@@ -1,0 +1,275 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.defender contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""FOR INTERNAL COLLECTION USE ONLY. What every authentication method shares.
+
+``AccessToken`` is what ``authenticate()`` returns. ``MtpAuthMethodBase`` holds the options and the offline
+checks; ``MsalAuthMethodBase`` adds the MSAL application, the shared ``requests.Session`` (``http_client``)
+and the persisted token cache.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+
+try:
+    import requests
+
+    HAS_REQUESTS = True
+except ImportError:
+    requests = None
+    HAS_REQUESTS = False
+
+try:
+    import msal
+
+    HAS_MSAL = True
+except ImportError:
+    msal = None
+    HAS_MSAL = False
+
+from ansible_collections.m365.defender.plugins.module_utils._aadsts import auth_error_from_msal
+from ansible_collections.m365.defender.plugins.module_utils._clouds import is_tenant_id
+from ansible_collections.m365.defender.plugins.module_utils._errors import (
+    MtpAuthError,
+    MtpConfigError,
+    MtpDependencyError,
+)
+from ansible_collections.m365.defender.plugins.module_utils._jwt_claims import decode_claims
+from ansible_collections.m365.defender.plugins.module_utils._options import token_cache_dir
+from ansible_collections.m365.defender.plugins.module_utils._token_cache import TokenCacheStore
+from ansible_collections.m365.defender.plugins.module_utils._version import USER_AGENT
+
+
+class AccessToken(object):
+    """A bearer token. ``repr()`` never shows the token itself."""
+
+    __slots__ = ("token", "expires_on", "resource", "scope", "source")
+
+    def __init__(self, token, expires_on, resource=None, scope=None, source=None):
+        self.token = token
+        self.expires_on = int(expires_on)
+        self.resource = resource
+        self.scope = scope
+        self.source = source
+
+    def claims(self):
+        """The decoded, unverified payload (``{}`` when the token is not a JWT)."""
+        try:
+            return decode_claims(self.token)
+        except ValueError:
+            return {}
+
+    def expires_in(self, now=None):
+        return self.expires_on - int(now if now is not None else time.time())
+
+    def __repr__(self):
+        return "AccessToken(resource=%r, scope=%r, expires_on=%d, source=%r)" % (
+            self.resource, self.scope, self.expires_on, self.source)
+
+
+def make_session(adapter):
+    """The ``requests.Session`` used when the caller passes none: verify=ca_path and trust_env=False when a CA
+    path is set (``REQUESTS_CA_BUNDLE`` would override ``verify`` otherwise), verify=False when validate_certs
+    is false."""
+    if not HAS_REQUESTS:
+        raise MtpDependencyError("requests")
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    ca_path = adapter.get_option_default("ca_path", None)
+    if not adapter.value("validate_certs"):
+        session.verify = False
+    elif ca_path:
+        session.verify = ca_path
+        session.trust_env = False
+    return session
+
+
+def _missing(value):
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+class MtpAuthMethodBase(object):
+    """One ``auth_method``. Subclasses set ``NAME`` and ``REQUIRED`` and implement ``authenticate``."""
+
+    NAME = None
+    REQUIRED = ()
+    CHECK_TENANT = True  # validate the form of tenant_id when it is set
+
+    def __init__(self, adapter, endpoints, session=None, display=None):
+        self.adapter = adapter
+        self.endpoints = endpoints
+        self._session = session
+        self.display = display
+
+    def option(self, name):
+        return self.adapter.value(name)
+
+    @property
+    def session(self):
+        if self._session is None:
+            self._session = make_session(self.adapter)
+        return self._session
+
+    @property
+    def timeout(self):
+        return self.option("timeout")
+
+    def validate(self):
+        """Check the options offline; raise one ``MtpConfigError`` naming every problem."""
+        problems = []
+        for name in self.REQUIRED:
+            if _missing(self.option(name)):
+                problems.append((name, "%s is required" % name))
+        tenant_id = self.option("tenant_id")
+        if self.CHECK_TENANT and not _missing(tenant_id) and not is_tenant_id(str(tenant_id).strip()):
+            problems.append(("tenant_id", "tenant_id must be the directory (tenant) ID, a GUID like "
+                                          "00000000-0000-0000-0000-000000000000, or a domain like "
+                                          "contoso.onmicrosoft.com; got %r" % tenant_id))
+        self._validate_more(problems)
+        if problems:
+            raise MtpConfigError("auth_method=%s: %s" % (self.NAME, "; ".join(p[1] for p in problems)),
+                                 option=problems[0][0])
+
+    def _validate_more(self, problems):
+        """Subclasses append ``(option, message)`` pairs."""
+
+    def authenticate(self, resource, force_refresh=False):
+        raise NotImplementedError()
+
+    @property
+    def tenant_id(self):
+        value = self.option("tenant_id")
+        return value.strip() if isinstance(value, str) else value
+
+    @property
+    def client_id(self):
+        value = self.option("client_id")
+        return value.strip() if isinstance(value, str) else value
+
+
+class MsalAuthMethodBase(MtpAuthMethodBase):
+    """An MSAL application with the shared session, a persisted token cache and AADSTS error mapping."""
+
+    REQUIRED = ("tenant_id", "client_id")
+
+    def __init__(self, adapter, endpoints, session=None, display=None):
+        super(MsalAuthMethodBase, self).__init__(adapter, endpoints, session=session, display=display)
+        self._app = None
+        self._store = None
+
+    # -- subclasses -------------------------------------------------------------------------------------
+    def _build_app(self, **kwargs):
+        raise NotImplementedError()
+
+    def _secrets(self):
+        """Values that must never appear in a message."""
+        return [self.adapter.get_option_default(name, None) for name in ("client_secret", "certificate_password")]
+
+    # -- shared -----------------------------------------------------------------------------------------
+    @property
+    def store(self):
+        if self._store is None:
+            self._store = TokenCacheStore(token_cache_dir(self.adapter), self.endpoints.cloud, self.tenant_id,
+                                          self.client_id, self.endpoints.authority_host)
+        return self._store
+
+    @property
+    def authority(self):
+        return self.endpoints.authority(self.tenant_id)
+
+    def _app_kwargs(self):
+        kwargs = dict(
+            authority=self.authority,
+            http_client=self.session,
+            token_cache=self.store.cache,
+            http_cache=self.store.http_cache,
+            timeout=self.timeout,
+        )
+        if not self.endpoints.authority_is_known:
+            kwargs["instance_discovery"] = False
+        return kwargs
+
+    def app(self):
+        """The MSAL application (built once; building it may fetch the OpenID configuration)."""
+        if not HAS_MSAL:
+            raise MtpDependencyError("msal")
+        if self._app is None:
+            self._app = self._call(lambda: self._build_app(**self._app_kwargs()), action="reach the authority")
+        return self._app
+
+    def _call(self, func, action="get a token", scope=None):
+        """Run an MSAL call; turn transport and authority failures into ``MtpAuthError``."""
+        try:
+            return func()
+        except requests.exceptions.SSLError as exc:
+            raise MtpAuthError("TLS verification failed talking to %s (%s). Set ca_path to the CA that signed "
+                               "the server certificate" % (self.endpoints.authority_host, type(exc).__name__),
+                               error="tls", hint="set ca_path")
+        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+            raise MtpAuthError("Could not %s: %s at %s failed (%s)" % (
+                action, "the connection to", self.endpoints.authority_host, type(exc).__name__),
+                error="connection")
+        except ValueError as exc:
+            text = str(exc)
+            if "authority" in text.lower() or "tenant" in text.lower():
+                raise MtpAuthError(
+                    "Could not %s: the authority %s did not answer its OpenID configuration for tenant_id=%s. "
+                    "Check tenant_id and cloud (cloud=%s)" % (action, self.authority, self.tenant_id,
+                                                              self.endpoints.cloud),
+                    error="invalid_authority", hint="check tenant_id and cloud")
+            raise
+
+    def token_from_result(self, result, resource, scope, action="get a token"):
+        if not result:
+            raise MtpAuthError("Entra ID returned no token for tenant_id=%s, client_id=%s, scope=%s"
+                               % (self.tenant_id, self.client_id, scope))
+        if "access_token" not in result:
+            raise auth_error_from_msal(result, tenant_id=self.tenant_id, client_id=self.client_id, scope=scope,
+                                       action=action, secrets=self._secrets())
+        expires_in = int(result.get("expires_in") or 0)
+        expires_on = int(time.time()) + expires_in if expires_in else None
+        if expires_on is None:
+            exp = decode_claims_or_empty(result["access_token"]).get("exp")
+            expires_on = int(exp) if exp else int(time.time()) + 300
+        return AccessToken(result["access_token"], expires_on, resource=resource, scope=scope,
+                           source=result.get("token_source"))
+
+    def drop_cached_access_tokens(self, scope):
+        """Forget cached access tokens for ``scope`` so the next acquisition goes to Entra ID."""
+        cache = self.store.cache
+        wanted = scope.lower()
+        for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+            targets = (item.get("target") or "").lower().split()
+            if wanted in targets and (item.get("client_id") or "").lower() == (self.client_id or "").lower():
+                cache.remove_at(item)
+
+
+def decode_claims_or_empty(token):
+    try:
+        return decode_claims(token)
+    except ValueError:
+        return {}
+
+
+class ConfidentialClientMethod(MsalAuthMethodBase):
+    """Client credentials through ``msal.ConfidentialClientApplication``; subclasses give the credential."""
+
+    def client_credential(self):
+        raise NotImplementedError()
+
+    def _build_app(self, **kwargs):
+        return msal.ConfidentialClientApplication(self.client_id, client_credential=self.client_credential(),
+                                                  **kwargs)
+
+    def authenticate(self, resource, force_refresh=False):
+        scope = self.endpoints.scope(resource)
+        with self.store.transaction():
+            app = self.app()
+            if force_refresh:
+                self.drop_cached_access_tokens(scope)
+            result = self._call(lambda: app.acquire_token_for_client([scope]), scope=scope)
+        return self.token_from_result(result, resource, scope)

@@ -1,0 +1,588 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.defender contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""FOR INTERNAL COLLECTION USE ONLY. The HTTP core: one session, one client, one retry loop, one error translation.
+
+``MtpClient.request(api, method, path, ...)`` sends a call to Microsoft Graph (``api="graph"``), the Defender
+XDR / Microsoft Threat Protection API (``"mtp"``) or the Defender for Endpoint API (``"mde"``) with a bearer
+token for that resource, retries per ``_retry.RetryPolicy`` (one fresh token on a 401), and raises
+``MtpApiError`` for anything that is not 2xx. Paths are relative to the API root: Graph paths get ``/v1.0``
+unless they start with ``/v1.0/`` or ``/beta/``; MTP/MDE paths get ``/api`` unless they start with ``/api/``.
+Absolute URLs (``@odata.nextLink``) are accepted only on the API's own host, so a token never leaves it.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json as _json
+import os
+import re
+import time
+import traceback
+
+try:
+    import requests
+    import requests.exceptions
+    from requests.structures import CaseInsensitiveDict
+    from requests.utils import get_environ_proxies
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError:  # pragma: no cover - exercised by sanity import tests
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+    class _Dummy(object):
+        Session = object
+
+    requests = _Dummy()
+
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.module_utils.six.moves.urllib.parse import urlsplit
+
+from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
+from ansible_collections.m365.defender.plugins.module_utils._errors import (
+    MtpApiError,
+    MtpConfigError,
+    MtpDependencyError,
+    MtpError,
+)
+from ansible_collections.m365.defender.plugins.module_utils._jwt_claims import decode_claims
+from ansible_collections.m365.defender.plugins.module_utils._retry import (
+    AUTH,
+    SERVER,
+    THROTTLED,
+    Decision,
+    RetryPolicy,
+    is_idempotent,
+)
+from ansible_collections.m365.defender.plugins.module_utils._version import USER_AGENT
+
+APIS = ("graph", "mtp", "mde")
+BATCH_SIZE = 20
+DEFAULT_TIMEOUT = 200
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+            410: "Gone", 412: "Precondition Failed", 429: "Too Many Requests", 500: "Internal Server Error",
+            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+# Which permission a call needs: (api, methods or None for any, path regex on the path below the API root).
+# First match wins. Application role names; delegated scopes are listed in graph-app-setup.md §10.
+NEEDED_ROLES = (
+    ("mtp", None, r"^/api/advancedhunting/run", "AdvancedHunting.Read.All"),
+    ("mtp", ("GET",), r"^/api/incidents", "Incident.Read.All"),
+    ("mtp", None, r"^/api/incidents", "Incident.ReadWrite.All"),
+    ("mtp", ("GET",), r"^/api/alerts", "Alert.Read.All"),
+    ("mtp", None, r"^/api/alerts", "Alert.ReadWrite.All"),
+    ("mde", None, r"^/api/advancedqueries", "AdvancedQuery.Read.All"),
+    ("mde", None, r".*", "AdvancedQuery.Read.All"),
+    ("graph", None, r"^/(v1\.0|beta)/security/runHuntingQuery", "ThreatHunting.Read.All"),
+    ("graph", ("GET",), r"^/(v1\.0|beta)/security/incidents", "SecurityIncident.Read.All"),
+    ("graph", None, r"^/(v1\.0|beta)/security/incidents", "SecurityIncident.ReadWrite.All"),
+    ("graph", ("GET",), r"^/(v1\.0|beta)/security/alerts_v2", "SecurityAlert.Read.All"),
+    ("graph", None, r"^/(v1\.0|beta)/security/alerts_v2", "SecurityAlert.ReadWrite.All"),
+    ("graph", None, r"appRoleAssign(ments|edTo)", "AppRoleAssignment.ReadWrite.All"),
+    ("graph", None, r"^/(v1\.0|beta)/oauth2PermissionGrants", "DelegatedPermissionGrant.ReadWrite.All"),
+    ("graph", None, r"^/(v1\.0|beta)/(applications|servicePrincipals|directory/deletedItems)", "Application.ReadWrite.All"),
+    ("graph", None, r"^/(v1\.0|beta)/\$batch", "Application.ReadWrite.All"),
+)
+
+_LEGACY_HUNTING = (("mtp", r"^/api/advancedhunting/run"), ("mde", r"^/api/advancedqueries/run"))
+RETIRED_HINT = ("The legacy hunting endpoint answered %s: Microsoft retires it (stops returning data on 2027-02-01). "
+                "Use api: graph (POST /v1.0/security/runHuntingQuery, permission ThreatHunting.Read.All).")
+
+
+def needed_role(api, method, path):
+    """The application role ``api`` needs for ``method path`` (``path`` below the host), or ``None``."""
+    method = (method or "").upper()
+    for r_api, r_methods, pattern, role in NEEDED_ROLES:
+        if r_api == api and (r_methods is None or method in r_methods) and re.search(pattern, path):
+            return role
+    return None
+
+
+def _is_legacy_hunting(api, path):
+    return any(api == r_api and re.search(pattern, path) for r_api, pattern in _LEGACY_HUNTING)
+
+
+class _MtpSession(requests.Session):
+    """A ``requests.Session`` that never lets the environment override ``verify`` or add netrc credentials.
+
+    ``trust_env`` is False, so ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` cannot replace an explicit ``ca_path``
+    or ``validate_certs: false`` (psf/requests#3829) and ``~/.netrc`` cannot replace the bearer header. Proxies
+    still come from ``HTTPS_PROXY``/``HTTP_PROXY`` with ``NO_PROXY`` honoured, per request; and with no
+    explicit CA, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` still apply, as in plain requests.
+    """
+
+    env_ca_bundle = True
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        env_proxies = get_environ_proxies(url, no_proxy=(proxies or {}).get("no_proxy"))
+        merged = dict(env_proxies)
+        merged.update(proxies or {})
+        if self.env_ca_bundle and self.verify is True and verify in (None, True):
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
+        return super(_MtpSession, self).merge_environment_settings(url, merged, stream, verify, cert)
+
+
+def _opt(adapter, name, default=None):
+    if adapter is None:
+        return default
+    if hasattr(adapter, "value"):
+        value = adapter.value(name)
+    else:
+        try:
+            value = adapter.get_option_default(name, None)
+        except KeyError:
+            value = None
+    return default if value is None else value
+
+
+def build_session(adapter):
+    """A session for every HTTP call of a task (MSAL's too): user agent, TLS trust and proxies.
+
+    ``validate_certs: false`` -> ``verify=False``; else ``ca_path`` -> ``verify=<ca_path>``; else the system
+    trust (or ``REQUESTS_CA_BUNDLE``). ``trust_env`` is always False (see ``_MtpSession``).
+    """
+    if not HAS_REQUESTS:
+        raise MtpDependencyError("requests")
+    session = _MtpSession()
+    session.trust_env = False
+    session.headers["User-Agent"] = USER_AGENT
+    validate = _opt(adapter, "validate_certs", True)
+    ca_path = _opt(adapter, "ca_path", None)
+    if not boolean(validate, strict=False):
+        session.verify = False
+    elif ca_path:
+        session.verify = ca_path
+        session.env_ca_bundle = False
+    return session
+
+
+class MtpResponse:
+    """A 2xx answer (or a ``$batch`` item): ``status``, ``headers`` (case-insensitive), ``json`` (parsed body or
+    ``None``), ``text``. ``response`` is the ``requests.Response`` for streamed/raw calls."""
+
+    __slots__ = ("status", "headers", "json", "text", "response")
+
+    def __init__(self, status, headers, json=None, text=None, response=None):
+        self.status = status
+        self.headers = CaseInsensitiveDict(headers or {}) if HAS_REQUESTS else dict(headers or {})
+        self.json = json
+        self.text = text
+        self.response = response
+
+    @property
+    def ok(self):
+        return self.status is not None and 200 <= self.status < 300
+
+    def __repr__(self):
+        return "MtpResponse(status=%r)" % (self.status,)
+
+
+def _decode_body(content, content_type):
+    """Return ``(text, json)`` from a body; JSON is UTF-8 (RFC 8259) whatever charset guessing would say."""
+    if not content:
+        return "", None
+    text = content.decode("utf-8", "replace")
+    if "json" in (content_type or "").lower() or text.lstrip()[:1] in ("{", "["):
+        try:
+            return text, _json.loads(text)
+        except ValueError:
+            pass
+    return text, None
+
+
+def parse_error_body(body_json, body_text, headers=None):
+    """``(code, message, request_id, target, detail_codes)`` from a Graph or MTP/MDE error envelope.
+
+    Graph: ``error.code/message``, ``error.innerError.request-id`` (also ``innererror``), ``error.details[].code``.
+    MTP/MDE: ``error.code/message/target`` (``target`` is the tracking id). Headers ``request-id`` /
+    ``x-ms-request-id`` fill the request id when the body has none.
+    """
+    code = message = request_id = target = None
+    details = []
+    err = body_json.get("error") if isinstance(body_json, dict) else None
+    if isinstance(err, dict):
+        code = err.get("code")
+        if code is not None:
+            code = str(code)
+        message = err.get("message")
+        if isinstance(message, dict):  # some OData services nest {"lang", "value"}
+            message = message.get("value")
+        target = err.get("target") or None
+        inner = err.get("innerError") or err.get("innererror") or {}
+        if isinstance(inner, dict):
+            request_id = inner.get("request-id") or inner.get("requestId")
+        for item in err.get("details") or []:
+            if isinstance(item, dict) and item.get("code"):
+                details.append(str(item["code"]))
+    elif isinstance(err, str):
+        message = err
+        if isinstance(body_json, dict):
+            message = body_json.get("error_description") or err
+    elif isinstance(body_json, dict) and body_json.get("message"):
+        message = body_json.get("message")
+        code = body_json.get("code")
+    if not message and body_text and body_json is None:
+        message = body_text.strip()[:500]
+    if not request_id and headers:
+        for name in ("request-id", "x-ms-request-id", "client-request-id"):
+            if headers.get(name):
+                request_id = headers.get(name)
+                break
+    return code or None, message or None, request_id or None, target, details
+
+
+def _token_summary(token_obj):
+    """The non-secret claims of an ``AccessToken`` (roles, scp, aud, appid, app name) or ``{}``."""
+    if token_obj is None:
+        return {}
+    try:
+        claims = token_obj.claims() if hasattr(token_obj, "claims") else decode_claims(getattr(token_obj, "token", token_obj))
+    except (ValueError, TypeError, AttributeError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def api_error(api, method, path, status, headers=None, body_json=None, body_text=None, token=None,
+              client_id=None, note=None):
+    """Build the one ``MtpApiError`` for a non-2xx answer. ``token`` is the ``AccessToken`` sent (only its
+    claims are read, never its value)."""
+    method = (method or "").upper()
+    headers = CaseInsensitiveDict(headers or {}) if HAS_REQUESTS else (headers or {})
+    code, message, request_id, target, details = parse_error_body(body_json, body_text, headers)
+    reason = _REASONS.get(status, "")
+    head = "%s %s from %s %s %s" % (status, reason, api, method, path) if reason else \
+        "%s from %s %s %s" % (status, api, method, path)
+    service = ": ".join(x for x in (code, message) if x)
+    if details:
+        service += " [details: %s]" % ", ".join(details)
+    hint = None
+    if status == 403:
+        role = needed_role(api, method, path)
+        claims = _token_summary(token)
+        client = claims.get("app_displayname") or client_id or claims.get("appid") or claims.get("azp") or "this client"
+        if claims.get("app_displayname") and (claims.get("appid") or client_id):
+            client = "%s (%s)" % (claims["app_displayname"], claims.get("appid") or client_id)
+        parts = [head + ":"]
+        if claims:
+            roles = claims.get("roles") or []
+            desc = "the token for %s has roles [%s]" % (client, ", ".join(roles))
+            if claims.get("scp"):
+                desc += " and scopes [%s]" % ", ".join(str(claims["scp"]).split())
+            desc += " (aud %s)" % claims.get("aud", "unknown")
+            parts.append(desc + ";")
+        if role:
+            parts.append("this call needs %s. Grant it with m365.defender.mtp_aad_app_setup (admin consent)." % role)
+            hint = "grant %s to the app and consent it (m365.defender.mtp_aad_app_setup)" % role
+        msg = " ".join(parts)
+        if service:
+            msg += " Service said: %s" % service
+        if _is_legacy_hunting(api, path):
+            hint = (hint + "; " if hint else "") + "if the role is granted, the legacy endpoint may be retired: use api: graph"
+    else:
+        msg = head + (": " + service if service else "")
+        if status in (404, 410) and _is_legacy_hunting(api, path):
+            hint = RETIRED_HINT % status
+            msg += ". " + hint
+    if request_id:
+        msg += " (request-id %s)" % request_id
+    elif target:
+        msg += " (tracking id %s)" % target
+    if note:
+        msg += " (%s)" % note
+    return MtpApiError(msg, status=status, code=code, request_id=request_id, target=target,
+                       body=body_json if body_json is not None else body_text, hint=hint)
+
+
+def _transport_kind(exc):
+    """``"connect"`` (nothing sent), ``"timeout"``, ``"reset"`` or ``"tls"`` for a requests exception."""
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls"
+    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
+        return "connect"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "timeout"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        text = repr(exc.args[0]) if exc.args else ""
+        if "NewConnectionError" in text or "Failed to establish a new connection" in text or "NameResolutionError" in text:
+            return "connect"
+        return "reset"
+    return "reset"
+
+
+class MtpClient:
+    """Calls to Graph, MTP and MDE with tokens, retries and error translation. See the module docstring."""
+
+    def __init__(self, adapter, authenticator=None, display=None, session=None, endpoints=None, policy=None):
+        self.adapter = adapter
+        self.display = display
+        self.session = session if session is not None else build_session(adapter)
+        self.endpoints = endpoints if endpoints is not None else resolve_endpoints(adapter)
+        self._authenticator = authenticator
+        self.policy = policy if policy is not None else RetryPolicy.from_option(_opt(adapter, "retries", None))
+        self.timeout = float(_opt(adapter, "timeout", DEFAULT_TIMEOUT))
+        self.sleep = time.sleep
+        self._tokens = {}
+        self.stats = {"requests": 0, "retries": 0, "token_refreshes": 0, "waited": 0.0}
+
+    # -- collaborators ---------------------------------------------------------------------------------
+
+    @property
+    def authenticator(self):
+        if self._authenticator is None:
+            from ansible_collections.m365.defender.plugins.module_utils._authenticator import MtpAuthenticator
+            self._authenticator = MtpAuthenticator(self.adapter, endpoints=self.endpoints, session=self.session,
+                                                   display=self.display)
+        return self._authenticator
+
+    def _warn(self, msg):
+        if self.display is None:
+            return
+        for name in ("warning", "warn"):
+            func = getattr(self.display, name, None)
+            if func is not None:
+                func(msg)
+                return
+        if callable(self.display):
+            self.display(msg)
+
+    def _token(self, api, force_refresh=False):
+        token = self.authenticator.get_token(api, force_refresh=force_refresh)
+        self._tokens[api] = token
+        return token
+
+    # -- URLs ------------------------------------------------------------------------------------------
+
+    def url(self, api, path):
+        """The absolute URL of ``path`` on ``api``; an absolute ``path`` must stay on the API's host."""
+        if api not in APIS:
+            raise MtpConfigError("Unknown api %r: expected one of %s" % (api, ", ".join(APIS)))
+        base = self.endpoints.base_url(api).rstrip("/")
+        if re.match(r"^https?://", path, re.IGNORECASE):
+            b, p = urlsplit(base), urlsplit(path)
+            if (p.scheme.lower(), (p.hostname or "").lower(), p.port) != (b.scheme.lower(), (b.hostname or "").lower(), b.port):
+                raise MtpApiError("Refusing to send the %s token to %s://%s: the link is not on %s" % (
+                    api, p.scheme, p.netloc, b.netloc), status=None)
+            return path
+        if not path.startswith("/"):
+            path = "/" + path
+        base_path = urlsplit(base).path.rstrip("/")
+        if api == "graph":
+            if not re.match(r"^/(v1\.0|beta)(/|$)", path) and not re.search(r"/(v1\.0|beta)$", base_path):
+                path = "/v1.0" + path
+        elif not re.match(r"^/api(/|$)", path) and not base_path.endswith("/api"):
+            path = "/api" + path
+        return base + path
+
+    def _display_path(self, api, url):
+        base_path = urlsplit(self.endpoints.base_url(api)).path.rstrip("/")
+        path = urlsplit(url).path
+        if base_path and path.startswith(base_path):
+            path = path[len(base_path):] or "/"
+        return path
+
+    # -- the request loop ------------------------------------------------------------------------------
+
+    def request(self, api, method, path, json=None, params=None, headers=None, idempotent=None, stream=False,
+                raw=False, data=None):
+        """Send one call (retrying per the policy) and return an ``MtpResponse``; raise ``MtpApiError``."""
+        method = method.upper()
+        url = self.url(api, path)
+        shown = self._display_path(api, url)
+        send_headers = {"Accept": "application/json"}
+        body = data
+        if json is not None:
+            body = _json.dumps(json, ensure_ascii=False).encode("utf-8")
+            send_headers["Content-Type"] = JSON_CONTENT_TYPE
+        send_headers.update(headers or {})
+        safe = is_idempotent(method, idempotent)
+        attempt = 0
+        waited = 0.0
+        refreshed = False
+        token = None
+        while True:
+            token = self._token(api)
+            send_headers["Authorization"] = "Bearer " + token.token
+            self.stats["requests"] += 1
+            try:
+                resp = self.session.request(method, url, params=params, data=body, headers=send_headers,
+                                            timeout=self.timeout, stream=stream, allow_redirects=False)
+            except requests.exceptions.RequestException as exc:
+                kind = _transport_kind(exc)
+                if kind == "tls":
+                    raise MtpApiError("TLS error talking to %s %s: %s" % (api, urlsplit(url).netloc, exc.__class__.__name__),
+                                      hint="set ca_path to the CA that signed the service certificate "
+                                           "(validate_certs: false only for tests)")
+                decision = self.policy.classify(None, method=method, idempotent=safe, error=kind, attempt=attempt)
+                failure = ("%s %s %s: %s (%s)" % (api, method, shown, decision.reason, exc.__class__.__name__))
+                wait = self.policy.delay(attempt, decision.retry_after)
+                ok, why = self.policy.should_retry(decision, attempt, waited, wait)
+                if not ok:
+                    raise MtpApiError("Could not complete %s: %s" % (failure, why) if why != decision.reason
+                                      else "Could not complete %s" % failure, status=None)
+                self._before_retry(failure, attempt, wait)
+                waited += wait
+                attempt += 1
+                continue
+
+            if 200 <= resp.status_code < 300:
+                if stream or raw:
+                    text = None if stream else resp.content.decode("utf-8", "replace")
+                    return MtpResponse(resp.status_code, resp.headers, None, text, response=resp)
+                text, parsed = _decode_body(resp.content, resp.headers.get("Content-Type"))
+                return MtpResponse(resp.status_code, resp.headers, parsed, text)
+
+            text, parsed = _decode_body(resp.content, resp.headers.get("Content-Type"))
+            decision = self.policy.classify(resp.status_code, resp.headers, text, method=method, idempotent=safe,
+                                            attempt=attempt)
+            if decision.kind == AUTH:
+                if not refreshed:
+                    refreshed = True
+                    self.stats["token_refreshes"] += 1
+                    self._token(api, force_refresh=True)
+                    continue
+                decision = Decision(False, AUTH, None, "still 401 after a fresh token")
+            wait = self.policy.delay(attempt, decision.retry_after)
+            ok, why = self.policy.should_retry(decision, attempt, waited, wait)
+            if not ok:
+                note = why if (decision.retry or attempt or decision.kind == AUTH) else None
+                raise api_error(api, method, shown, resp.status_code, resp.headers, parsed, text, token=token,
+                                client_id=_opt(self.adapter, "client_id"), note=note)
+            self._before_retry("%s %s %s: %s" % (api, method, shown, decision.reason), attempt, wait)
+            waited += wait
+            attempt += 1
+
+    def _before_retry(self, what, attempt, wait):
+        self.stats["retries"] += 1
+        self.stats["waited"] += wait
+        if self.policy.retry_action == "warn":
+            self._warn("%s; retry %d of %d in %.1f s" % (what, attempt + 1, self.policy.total, wait))
+        if wait > 0:
+            self.sleep(wait)
+
+    def get(self, api, path, params=None, headers=None, **kwargs):
+        return self.request(api, "GET", path, params=params, headers=headers, **kwargs)
+
+    def post(self, api, path, json=None, params=None, headers=None, **kwargs):
+        return self.request(api, "POST", path, json=json, params=params, headers=headers, **kwargs)
+
+    def patch(self, api, path, json=None, params=None, headers=None, **kwargs):
+        return self.request(api, "PATCH", path, json=json, params=params, headers=headers, **kwargs)
+
+    def put(self, api, path, json=None, params=None, headers=None, **kwargs):
+        return self.request(api, "PUT", path, json=json, params=params, headers=headers, **kwargs)
+
+    def delete(self, api, path, params=None, headers=None, **kwargs):
+        return self.request(api, "DELETE", path, params=params, headers=headers, **kwargs)
+
+    # -- paging and batching ---------------------------------------------------------------------------
+
+    def paginate(self, api, path, params=None, item_key="value", headers=None):
+        """Yield the items of ``item_key`` on every page, following ``@odata.nextLink`` until it is absent."""
+        resp = self.get(api, path, params=params, headers=headers)
+        seen = set()
+        while True:
+            page = resp.json if isinstance(resp.json, dict) else {}
+            for item in page.get(item_key) or []:
+                yield item
+            link = page.get("@odata.nextLink")
+            if not link:
+                return
+            if link in seen:
+                raise MtpApiError("%s %s: the service returned the same @odata.nextLink twice" % (api, path))
+            seen.add(link)
+            resp = self.get(api, link, headers=headers)
+
+    def batch(self, requests_, api="graph"):
+        """Run Graph ``$batch`` items (dicts with ``id``, ``method``, ``url`` relative to the version root,
+        optional ``headers``/``body``/``dependsOn``) in chunks of 20; return ``{id: MtpResponse}``.
+
+        Items answered 429 (or 503/504 with ``Retry-After``, or 5xx for idempotent items) are sent again, alone,
+        in a new batch after the longest ``Retry-After`` they carry, within the retry policy. An item's final
+        status may be any code: callers check ``MtpResponse.ok`` (``batch_error`` builds the error).
+        """
+        items = []
+        ids = set()
+        for raw in requests_:
+            item = dict(raw)
+            item["id"] = str(item["id"])
+            item["method"] = item.get("method", "GET").upper()
+            if item["id"] in ids:
+                raise MtpConfigError("$batch request ids must be unique: %s repeats" % item["id"])
+            ids.add(item["id"])
+            if "body" in item and item["body"] is not None:
+                hdrs = dict(item.get("headers") or {})
+                if not any(k.lower() == "content-type" for k in hdrs):
+                    hdrs["Content-Type"] = "application/json"
+                item["headers"] = hdrs
+            items.append(item)
+        results = {}
+        pending = items
+        attempt = 0
+        waited = 0.0
+        while pending:
+            again = []
+            wait = 0.0
+            reasons = []
+            for start in range(0, len(pending), BATCH_SIZE):
+                chunk = [self._batch_item(item, results) for item in pending[start:start + BATCH_SIZE]]
+                all_safe = all(is_idempotent(item["method"]) for item in chunk)
+                resp = self.request(api, "POST", "/$batch", json={"requests": chunk}, idempotent=all_safe)
+                answers = {}
+                for answer in (resp.json or {}).get("responses") or []:
+                    if isinstance(answer, dict) and "id" in answer:
+                        answers[str(answer["id"])] = answer
+                for item in pending[start:start + BATCH_SIZE]:
+                    answer = answers.get(item["id"])
+                    if answer is None:
+                        raise MtpApiError("$batch answered without item %s" % item["id"], status=resp.status)
+                    body = answer.get("body")
+                    text = body if isinstance(body, str) else _json.dumps(body, ensure_ascii=False) if body is not None else ""
+                    item_resp = MtpResponse(int(answer.get("status", 0)), answer.get("headers") or {},
+                                            body if isinstance(body, (dict, list)) else None, text)
+                    results[item["id"]] = item_resp
+                    decision = self.policy.classify(item_resp.status, item_resp.headers, text, method=item["method"],
+                                                    attempt=attempt)
+                    if decision.retry and decision.kind in (THROTTLED, SERVER):
+                        again.append(item)
+                        wait = max(wait, self.policy.delay(attempt, decision.retry_after))
+                        reasons.append("%s %s" % (item["id"], item_resp.status))
+            if not again:
+                break
+            ok, why = self.policy.should_retry(Decision(True, THROTTLED, wait, "throttled"), attempt, waited, wait)
+            if not ok:
+                self._warn("$batch: giving up on %d item(s): %s" % (len(again), why))
+                break
+            self._before_retry("$batch items %s" % ", ".join(reasons), attempt, wait)
+            waited += wait
+            attempt += 1
+            pending = again
+        return results
+
+    @staticmethod
+    def _batch_item(item, results):
+        """The item as sent; ``dependsOn`` entries already answered 2xx are dropped (not in this batch)."""
+        sent = dict(item)
+        deps = [d for d in item.get("dependsOn") or [] if not (d in results and results[d].ok)]
+        if deps:
+            sent["dependsOn"] = deps
+        else:
+            sent.pop("dependsOn", None)
+        return sent
+
+    def batch_error(self, item, response, api="graph"):
+        """The ``MtpApiError`` for a failed ``$batch`` item (``item`` as passed to ``batch``)."""
+        path = item.get("url", "")
+        if not path.startswith("/"):
+            path = "/" + path
+        return api_error(api, item.get("method", "GET"), "/v1.0" + path if api == "graph" else path, response.status,
+                         response.headers, response.json, response.text, token=self._tokens.get(api),
+                         client_id=_opt(self.adapter, "client_id"))
+
+
+__all__ = ["MtpClient", "MtpResponse", "build_session", "api_error", "parse_error_body", "needed_role", "MtpError",
+           "HAS_REQUESTS", "REQUESTS_IMPORT_ERROR"]

@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) m365.defender contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""MtpClient end to end against mtp_emulator: real MSAL tokens, real TLS with the emulator's CA, injected faults."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+import requests
+
+from ansible_collections.m365.defender.plugins.module_utils._authenticator import MtpAuthenticator
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError
+from ansible_collections.m365.defender.plugins.module_utils._http import MtpClient, build_session
+from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter
+
+server_mod = pytest.importorskip("mtp_emulator.server")
+
+
+class Display:
+    def __init__(self):
+        self.warnings = []
+
+    def warning(self, msg):
+        self.warnings.append(msg)
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    srv = server_mod.EmulatorServer(state_dir=str(tmp_path_factory.mktemp("emu")), proxy=False)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _control(emulator, method, path, **kwargs):
+    with requests.Session() as s:
+        s.verify = emulator.ca_path
+        s.trust_env = False
+        resp = s.request(method, emulator.endpoints["control_url"] + "/" + path, timeout=30, **kwargs)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+@pytest.fixture
+def emu(emulator):
+    _control(emulator, "POST", "reset")
+    yield emulator
+    _control(emulator, "POST", "reset")
+
+
+def _client(emulator, app="admin_app", **extra):
+    ep = emulator.endpoints
+    tenant = ep["tenants"][0]
+    opts = {"auth_method": "client_secret", "tenant_id": tenant["id"], "client_id": tenant[app]["client_id"],
+            "client_secret": tenant[app]["client_secret"], "authority_host": ep["authority_host"],
+            "api_url": ep["api_url"], "graph_url": ep["graph_url"], "mde_url": ep["mde_url"], "ca_path": ep["ca_path"],
+            "token_cache": False, "timeout": 30,
+            "retries": {"total": 3, "backoff_base": 0.05, "backoff_max": 0.2, "max_wait": 10}}
+    opts.update(extra)
+    adapter = MtpOptionAdapter.from_dict(opts)
+    session = build_session(adapter)
+    display = Display()
+    auth = MtpAuthenticator(adapter, session=session, display=display)
+    return MtpClient(adapter, authenticator=auth, display=display, session=session)
+
+
+def test_hunting_on_graph_with_a_throttle_then_success(emu):
+    _control(emu, "PATCH", "faults", json={"throttle": {"POST /v1.0/security/runHuntingQuery": 1},
+                                           "throttle_retry_after": 1})
+    client = _client(emu, app="hunting_app")
+    resp = client.post("graph", "/security/runHuntingQuery", json={"Query": "DeviceInfo | take 2"}, idempotent=True)
+    assert resp.status == 200 and "results" in resp.json and "schema" in resp.json
+    assert client.stats["retries"] == 1 and "429" in client.display.warnings[0]
+
+
+def test_graph_batch_and_paging_on_the_directory(emu):
+    client = _client(emu)
+    apps = list(client.paginate("graph", "/applications", params={"$top": 1, "$select": "id,appId"}))
+    assert len(apps) >= 2 and all("appId" in a for a in apps)
+    reqs = [{"id": str(i), "method": "GET", "url": "/applications/%s?$select=id,appId" % a["id"]} for i, a in enumerate(apps)]
+    reqs += [{"id": "missing", "method": "GET", "url": "/applications/00000000-0000-0000-0000-00000000dead"}]
+    result = client.batch(reqs)
+    assert all(result[str(i)].json["appId"] == a["appId"] for i, a in enumerate(apps))
+    assert result["missing"].status == 404
+    assert client.batch_error(reqs[-1], result["missing"]).code == "Request_ResourceNotFound"
+
+
+def test_a_real_token_without_the_role_gets_the_role_message(emu):
+    client = _client(emu, app="hunting_app")
+    with pytest.raises(MtpApiError) as exc:
+        client.get("graph", "/applications")
+    msg = exc.value.msg
+    assert exc.value.status == 403 and "this call needs Application.ReadWrite.All" in msg
+    assert "has roles [" in msg and "(aud " in msg
+    token = client._tokens["graph"].token
+    assert token not in msg
