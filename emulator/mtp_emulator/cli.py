@@ -122,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write the endpoints JSON (URLs, CA path, test tenants and their test credentials) "
                             "to FILE, atomically, once listening; removed at exit")
     files.add_argument("--print-env", action="store_true",
-                       help="print shell 'export' lines (MTP_AUTHORITY_HOST, MTP_GRAPH_URL, MTP_API_URL, "
-                            "MTP_CA_PATH, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, ...) on stdout "
-                            "once listening; they hold the fixture's test-only secret")
+                       help="print shell 'export' lines (AZURE_AUTHORITY_HOST, MTP_AUTHORITY_HOST, MTP_GRAPH_URL, "
+                            "MTP_API_URL, MTP_CA_PATH, AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET, "
+                            "...) on stdout once listening; they hold the fixture's test-only secret")
     files.add_argument("--request-log", metavar="FILE",
                        help="append a JSON line per request to FILE (secrets masked, no response bodies)")
 
@@ -179,6 +179,7 @@ def env_lines(endpoints: dict, endpoints_file: str | None = None) -> list[str]:
     app = tenant.get("hunting_app") or tenant.get("admin_app") or {}
     admin = tenant.get("admin_app") or {}
     values = [
+        ("AZURE_AUTHORITY_HOST", endpoints["authority_host"]),  # the collection's authority_host (and azure-identity)
         ("MTP_AUTHORITY_HOST", endpoints["authority_host"]),
         ("MTP_GRAPH_URL", endpoints["graph_url"]),
         ("MTP_API_URL", endpoints["api_url"]),

@@ -267,7 +267,8 @@ def page_links(path: str, top: int, skip: int, total: int, extra: dict) -> str |
         return None
     params = {k: v for k, v in extra.items() if v is not None}
     params.update({"$top": top, "$skip": skip + top})
-    return f"{request.host_url.rstrip('/')}{path}?{urlencode(params)}"
+    query = urlencode(params, safe="$',:")
+    return f"{request.host_url.rstrip('/')}{path}?{query}"
 
 
 def sorted_incidents(store) -> list[dict]:

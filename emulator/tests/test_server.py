@@ -248,7 +248,7 @@ def test_cli_starts_serves_and_stops_cleanly_on_sigterm(tmp_path):
     assert rc == 0, err[-2000:]
     assert not endpoints_file.exists()
     exports = dict(line[len("export "):].split("=", 1) for line in out.splitlines() if line.startswith("export "))
-    assert exports["MTP_AUTHORITY_HOST"] == ep["authority_host"]
+    assert exports["AZURE_AUTHORITY_HOST"] == exports["MTP_AUTHORITY_HOST"] == ep["authority_host"]
     assert exports["MTP_GRAPH_URL"] == ep["graph_url"]
     assert exports["MTP_API_URL"] == ep["api_url"]
     assert exports["MTP_CA_PATH"] == ep["ca_path"]

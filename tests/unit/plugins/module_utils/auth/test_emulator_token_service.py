@@ -74,8 +74,8 @@ def discovery_requests(emu):
 
 def test_client_secret(emu, tenant, cache_dir):
     app = tenant["hunting_app"] or tenant["admin_app"]
-    auth = MtpAuthenticator(MtpOptionAdapter.from_dict(options(emu, cache_dir, client_id=app["client_id"],
-                                                                client_secret=app["client_secret"])))
+    opts = options(emu, cache_dir, client_id=app["client_id"], client_secret=app["client_secret"])
+    auth = MtpAuthenticator(MtpOptionAdapter.from_dict(opts))
     mtp = auth.get_token("mtp")
     graph = auth.get_token("graph")
     assert mtp.claims()["aud"] == "https://api.security.microsoft.com"
@@ -86,9 +86,9 @@ def test_client_secret(emu, tenant, cache_dir):
 
 def test_wrong_secret(emu, tenant, cache_dir):
     app = tenant["admin_app"]
+    opts = options(emu, cache_dir, client_id=app["client_id"], client_secret="not-the-secret-0000")
     with pytest.raises(MtpAuthError) as exc:
-        MtpAuthenticator(MtpOptionAdapter.from_dict(options(emu, cache_dir, client_id=app["client_id"],
-                                                             client_secret="not-the-secret-0000"))).get_token("mtp")
+        MtpAuthenticator(MtpOptionAdapter.from_dict(opts)).get_token("mtp")
     assert exc.value.aadsts == 7000215
     assert app["client_id"] in exc.value.msg and "not-the-secret-0000" not in exc.value.msg
 

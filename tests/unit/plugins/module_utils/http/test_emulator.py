@@ -29,7 +29,7 @@ class Display:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory):
-    srv = server_mod.EmulatorServer(state_dir=str(tmp_path_factory.mktemp("emu")), proxy=False)
+    srv = server_mod.EmulatorServer(state_dir=str(tmp_path_factory.mktemp("emu")), proxy=True)
     srv.start()
     try:
         yield srv
@@ -99,3 +99,29 @@ def test_a_real_token_without_the_role_gets_the_role_message(emu):
     assert "has roles [" in msg and "(aud " in msg
     token = client._tokens["graph"].token
     assert token not in msg
+
+
+def test_real_default_urls_through_the_proxy_with_the_env_ca_bundle(emu, monkeypatch):
+    """No URL overrides: HTTPS_PROXY + REQUESTS_CA_BUNDLE (the toolchain's recommended set-up) reach the emulator."""
+    ep = emu.endpoints
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", ep["proxy_url"])
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ep["ca_path"])
+    tenant = ep["tenants"][0]
+    opts = {"auth_method": "client_secret", "tenant_id": tenant["id"], "client_id": tenant["admin_app"]["client_id"],
+            "client_secret": tenant["admin_app"]["client_secret"], "token_cache": False, "timeout": 30, "retries": 0}
+    adapter = MtpOptionAdapter.from_dict(opts)
+    session = build_session(adapter)
+    # pre-flight: every Microsoft host must go through the local proxy before anything is sent
+    for url in ("https://login.microsoftonline.com/x", "https://graph.microsoft.com/v1.0/x",
+                "https://api.security.microsoft.com/api/x"):
+        settings = session.merge_environment_settings(url, {}, None, None, None)
+        assert settings["proxies"].get("https") == ep["proxy_url"] and settings["verify"] == ep["ca_path"]
+    client = MtpClient(adapter, authenticator=MtpAuthenticator(adapter, session=session), display=Display(),
+                       session=session)
+    assert client.url("graph", "/applications").startswith("https://graph.microsoft.com/v1.0/")
+    apps = client.get("graph", "/applications", params={"$select": "id,appId"}).json["value"]
+    assert apps and all("appId" in a for a in apps)
+    assert _control(emu, "GET", "stats")["proxy_refused"] == []
