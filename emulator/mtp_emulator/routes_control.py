@@ -35,6 +35,8 @@ TUNABLES = {
     "replication_lag": (float, lambda v: v >= 0, "a number >= 0 (seconds)"),
     "quota_scale": (float, lambda v: v > 0, "a number > 0"),
     "hunting_rows": (int, lambda v: v >= 0, "an integer >= 0, or null"),
+    "device_code_interval": (int, lambda v: v >= 0, "an integer >= 0 (seconds between polls)"),
+    "device_code_lifetime": (int, lambda v: v > 0, "a positive integer (seconds)"),
 }
 NULLABLE = {"hunting_rows"}
 

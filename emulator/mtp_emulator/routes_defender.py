@@ -157,7 +157,7 @@ def engine_for(state, tenant):
 
         engine.close()
         engine = data["engine"] = HuntingEngine(tenant.id, tenant.domain, int(rows), data["anchor"],
-                                                data["incidents"].alerts())
+                                                data["incidents"].alerts)
     return engine
 
 

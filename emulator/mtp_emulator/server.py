@@ -270,6 +270,7 @@ class EmulatorServer:
             "ca_path": self.certs.ca_path,
             "control_url": f"{base}/_emulator",
             "tenants": describe_tenants(self.state),
+            "managed_identities": (self.state.extras.get("login") or {}).get("managed_identities"),
         }
 
     def url(self, path: str) -> str:

@@ -67,6 +67,9 @@ class EmulatorConfig:
     token_lifetime: int = 3599
     replication_lag: float = 0.0
     quota_scale: float = 1.0
+    # device-code flow: seconds between polls the client is told to keep, and the code's lifetime
+    device_code_interval: int = 1
+    device_code_lifetime: int = 900
     faults: FaultConfig = field(default_factory=FaultConfig)
     # Where persistence writes (None = memory only)
     state_file: str | None = None

@@ -173,7 +173,8 @@ def test_faults_round_trip_and_reset_restores_them(emulator):
 def test_config_patch_and_reset(emulator):
     before = emulator.control("GET", "config").json()
     after = emulator.set_config(replication_lag=2.5, token_lifetime=120, quota_scale=0.5, hunting_rows=10)
-    assert after == {"token_lifetime": 120, "replication_lag": 2.5, "quota_scale": 0.5, "hunting_rows": 10}
+    assert after == {"token_lifetime": 120, "replication_lag": 2.5, "quota_scale": 0.5, "hunting_rows": 10,
+                     "device_code_interval": 1, "device_code_lifetime": 900}
     assert emulator.state.config.replication_lag == 2.5
     assert emulator.state.config.hunting_rows == 10
     emulator.reset()

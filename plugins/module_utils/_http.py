@@ -314,6 +314,13 @@ def _transport_kind(exc):
     return "reset"
 
 
+def _short(exc):
+    """A one-line reason for a transport failure (e.g. ``CERTIFICATE_VERIFY_FAILED``), without URLs."""
+    text = str(exc)
+    match = re.search(r"\[SSL: [A-Z_]+\][^')\"]*|certificate verify failed[^')\"]*|hostname [^')\"]*", text)
+    return match.group(0).strip() if match else exc.__class__.__name__
+
+
 class MtpClient:
     """Calls to Graph, MTP and MDE with tokens, retries and error translation. See the module docstring."""
 
@@ -414,7 +421,7 @@ class MtpClient:
             except requests.exceptions.RequestException as exc:
                 kind = _transport_kind(exc)
                 if kind == "tls":
-                    raise MtpApiError("TLS error talking to %s %s: %s" % (api, urlsplit(url).netloc, exc.__class__.__name__),
+                    raise MtpApiError("TLS error talking to %s %s: %s" % (api, urlsplit(url).netloc, _short(exc)),
                                       hint="set ca_path to the CA that signed the service certificate "
                                            "(validate_certs: false only for tests)")
                 decision = self.policy.classify(None, method=method, idempotent=safe, error=kind, attempt=attempt)

@@ -96,8 +96,8 @@ def ensure_private_dir(path):
         try:
             os.mkdir(directory, 0o700)
         except FileExistsError:
-            pass
-        os.chmod(directory, 0o700)
+            continue  # created by someone else meanwhile (or not a directory: the next mkdir says so)
+        os.chmod(directory, 0o700)  # mkdir's mode is subject to the umask
 
 
 class TokenCacheStore(object):
@@ -163,10 +163,15 @@ class TokenCacheStore(object):
         http_dump = _dump_http_cache(self.http_cache)
         if not (force or self.cache.has_state_changed or http_dump != self._http_snapshot):
             return
-        ensure_private_dir(self.directory)
         payload = json.dumps({"version": FORMAT_VERSION, "token_cache": self.cache.serialize(),
                               "http_cache": http_dump})
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.directory)
+        try:
+            ensure_private_dir(self.directory)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=self.directory)
+        except OSError as exc:
+            raise MtpConfigError("Cannot write the token cache in %s (%s): point token_cache at a writable "
+                                 "directory, or set it to false" % (self.directory, exc.strerror or exc),
+                                 option="token_cache")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(payload)
@@ -189,7 +194,12 @@ class TokenCacheStore(object):
         if not self.persistent or not HAS_MSAL_EXTENSIONS:
             yield
             return
-        ensure_private_dir(self.directory)
+        try:
+            ensure_private_dir(self.directory)
+        except OSError as exc:
+            raise MtpConfigError("Cannot create the token cache directory %s (%s): point token_cache at a writable "
+                                 "directory, or set it to false" % (self.directory, exc.strerror or exc),
+                                 option="token_cache")
         deadline = time.monotonic() + self.lock_wait
         while True:
             lock = CrossPlatLock(self.lock_path)

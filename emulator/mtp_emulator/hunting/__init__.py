@@ -24,6 +24,6 @@ def tenant_data(state, tenant) -> dict:
             anchor = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
             store = IncidentStore(tenant.id, tenant.domain, anchor)
             rows = int(getattr(state.config, "hunting_rows", DEFAULT_ROWS) or DEFAULT_ROWS)
-            engine = HuntingEngine(tenant.id, tenant.domain, rows, anchor, store.alerts())
+            engine = HuntingEngine(tenant.id, tenant.domain, rows, anchor, store.alerts)
             data = per[tenant.id] = {"anchor": anchor, "incidents": store, "engine": engine}
         return data

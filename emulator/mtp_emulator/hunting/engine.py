@@ -195,7 +195,8 @@ def classify_error(exc: BaseException) -> HuntingError:
 class HuntingEngine:
     """Hunting tables of one tenant on one DuckDB database."""
 
-    def __init__(self, tenant_id: str, domain: str, rows: int, anchor: dt.datetime, alerts: list[dict]) -> None:
+    def __init__(self, tenant_id: str, domain: str, rows: int, anchor: dt.datetime, alerts) -> None:
+        """*alerts*: the seeded alerts (a list, or a callable returning it at build time)."""
         self.tenant_id = tenant_id
         self.domain = domain
         self.rows = rows
@@ -211,7 +212,8 @@ class HuntingEngine:
                 started = time.perf_counter()
                 con = duckdb_kql.connect()
                 anchor = self.anchor.astimezone(UTC).replace(tzinfo=None)
-                generator.build(con, self.tenant_id, self.domain, self.rows, anchor, self._alerts)
+                alerts = self._alerts() if callable(self._alerts) else self._alerts
+                generator.build(con, self.tenant_id, self.domain, self.rows, anchor, alerts)
                 self._con = con
                 self.build_seconds = time.perf_counter() - started
             return self._con

@@ -274,7 +274,7 @@ def test_without_ca_path_the_private_ca_is_refused(server, make_client, monkeypa
     client = make_client(ca_path=None)
     with pytest.raises(MtpApiError) as exc:
         client.get("mtp", "/incidents")
-    assert "TLS" in exc.value.msg and "ca_path" in exc.value.hint
+    assert "TLS" in exc.value.msg and "CERTIFICATE_VERIFY_FAILED" in exc.value.msg and "ca_path" in exc.value.hint
 
 
 def test_validate_certs_false_despite_env_bundle(server, make_client, monkeypatch, tmp_path):
