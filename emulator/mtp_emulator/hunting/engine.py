@@ -14,8 +14,6 @@ import decimal
 import json
 import os
 import re
-import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -30,7 +28,6 @@ from .tables import API_TYPE, TABLES
 UTC = dt.timezone.utc
 ROW_LIMIT = 100_000
 RESULT_BYTES = 64 * 1024 * 1024
-DISK_ROWS = 50_000  # from this many rows per table, the tables live in a temporary database file
 MEMORY_LIMIT = os.environ.get("MTP_EMULATOR_HUNTING_MEMORY", "1GB")  # not stated for MTP; Graph says 50 MB overall, MDE 124 MB
 
 MSG_UNKNOWN = "An unexpected error occurred during query execution. Please try again in a few minutes."
@@ -210,7 +207,6 @@ class HuntingEngine:
         self._con = None
         self._lock = threading.Lock()
         self.build_seconds = 0.0
-        self._dir = None
         self._catalog = "memory"
 
     def connection(self):
@@ -221,20 +217,13 @@ class HuntingEngine:
                 anchor = self.anchor.astimezone(UTC).replace(tzinfo=None)
                 alerts = self._alerts() if callable(self._alerts) else self._alerts
                 generator.build(con, self.tenant_id, self.domain, self.rows, anchor, alerts)
-                con.execute("CHECKPOINT") if self._dir else None
-                self._catalog = con.sql("SELECT current_database()").fetchone()[0]
+                self._catalog = con.sql("SELECT current_database()").fetchall()[0][0]
                 self._con = con
                 self.build_seconds = time.perf_counter() - started
             return self._con
 
     def _open(self):
-        """In memory for small tables; a temporary, compressed database file (bounded memory) for large ones."""
-        if self.rows < DISK_ROWS:
-            return duckdb_kql.connect()
-        self._dir = tempfile.mkdtemp(prefix="mtp-hunting-")
-        con = duckdb_kql.connect(os.path.join(self._dir, "hunting.duckdb"),
-                                 config={"memory_limit": MEMORY_LIMIT, "preserve_insertion_order": True})
-        return con
+        return duckdb_kql.connect(config={"memory_limit": MEMORY_LIMIT})
 
     def add_alerts(self, alerts: list[dict]) -> None:
         """New alerts (control plane) also land in AlertInfo / AlertEvidence once the tables exist."""
@@ -247,13 +236,7 @@ class HuntingEngine:
             if self._con is not None:
                 self._con.close()
                 self._con = None
-            if self._dir:
-                shutil.rmtree(self._dir, ignore_errors=True)
-                self._dir = None
 
-    def __del__(self) -> None:  # a reset drops engines without closing them: remove the temporary file
-        if getattr(self, "_dir", None):
-            shutil.rmtree(self._dir, ignore_errors=True)
 
     def run(self, query: str, window: tuple[dt.datetime, dt.datetime] | None = None,
             row_limit: int = ROW_LIMIT, result_bytes: int = RESULT_BYTES) -> dict:

@@ -1,8 +1,9 @@
 """Deterministic, seeded advanced-hunting data, generated inside DuckDB.
 
-Bulk rows come from one ``INSERT ... SELECT`` per table over ``range(n)``: every value is a function of the row
-number and a seed derived from the tenant id (``hash(i, seed, key)``), so a million rows take seconds and the
-same tenant always gets the same data (timestamps are relative to the tenant's anchor time).
+Each event table is a view over ``range(n)``: every value is a function of the row number and a seed derived
+from the tenant id (``hash(i, seed, key)``), computed when a query reads it, so a million rows per table cost
+neither build time nor memory, and the same tenant always gets the same data (timestamps are relative to the
+tenant's anchor time). Planted rows live in small ``_planted_<table>`` tables appended to the views.
 
 On top of the noise, :data:`STORIES` plants attack stories that real hunting queries find. Their devices,
 accounts and times are documented in ``emulator/README.md`` ("Hunting data"):
@@ -279,13 +280,8 @@ class Dimensions:
         for name, rows in (("_dev", self.devices), ("_usr", self.users), ("_proc", self.processes)):
             cols = list(rows[0])
             values = ", ".join("(" + ", ".join(_q(r[c]) for c in cols) + ")" for r in rows)
-            con.execute(f'CREATE OR REPLACE TEMP TABLE {name} ({", ".join(c for c in cols)}) AS '
+            con.execute(f'CREATE OR REPLACE TABLE {name} ({", ".join(c for c in cols)}) AS '
                         f"SELECT * FROM (VALUES {values})")
-
-    @staticmethod
-    def drop_lookup_tables(con) -> None:
-        for name in ("_dev", "_usr", "_proc"):
-            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 # --- bulk rows ---------------------------------------------------------------------------------------------
@@ -531,10 +527,15 @@ def _column_expr(table: str, col: str, kind: str, dims: Dimensions) -> str:  # n
     return f"CAST({expr} AS {DUCKDB_TYPE[kind]})"
 
 
+def physical(table: str) -> str:
+    """Where rows of *table* are stored: bulk tables keep only their planted rows, in ``_planted_<table>``."""
+    return f"_planted_{table}" if table in EVENT_TABLES else table
+
+
 def create_tables(con) -> None:
     for table, cols in TABLES.items():
         ddl = ", ".join(f'"{c}" {DUCKDB_TYPE[k]}' for c, k in cols)
-        con.execute(f'CREATE OR REPLACE TABLE "{table}" ({ddl})')
+        con.execute(f'CREATE OR REPLACE TABLE "{physical(table)}" ({ddl})')
 
 
 def fill_bulk(con, dims: Dimensions, table: str, rows: int, now: dt.datetime, seed: int) -> None:
@@ -544,8 +545,10 @@ def fill_bulk(con, dims: Dimensions, table: str, rows: int, now: dt.datetime, se
     select = ", ".join(_column_expr(table, c, k, dims) for c, k in cols)
     nd, nu, np_ = len(dims.devices), len(dims.users), len(dims.processes)
     windows = ", ".join(str(d["idx"]) for d in dims.devices if d["OSPlatform"].startswith("Windows"))
+    # A view: rows are computed when a query reads them (only the columns it reads), so a million rows per
+    # table cost no build time and no memory; the planted story rows are appended from a small real table.
     con.execute(f"""
-        INSERT INTO "{table}"
+        CREATE OR REPLACE VIEW "{table}" AS
         WITH b AS (
             SELECT i, {seed} AS seed, hash(i, {seed}, {_q(key)}) AS h,
                    TIMESTAMP '{now.strftime('%Y-%m-%d %H:%M:%S.%f')}'
@@ -553,12 +556,13 @@ def fill_bulk(con, dims: Dimensions, table: str, rows: int, now: dt.datetime, se
             FROM range({int(rows)}) r(i))
         SELECT {select}
         FROM b
-        JOIN temp._dev d ON d.idx = ([{windows}][1 + (b.h % {len(windows.split(','))})::INTEGER]
+        JOIN _dev d ON d.idx = ([{windows}][1 + (b.h % {len(windows.split(','))})::INTEGER]
                                      * (CASE WHEN b.h % 10 < 8 THEN 1 ELSE 0 END)
                                      + (CASE WHEN b.h % 10 < 8 THEN 0 ELSE (b.h >> 8) % {nd} END))
-        JOIN temp._usr u ON u.idx = (b.h >> 16) % {nu}
-        JOIN temp._proc p ON p.idx = (b.h >> 24) % {np_}
-        JOIN temp._proc q ON q.idx = (b.h >> 32) % {np_}
+        JOIN _usr u ON u.idx = (b.h >> 16) % {nu}
+        JOIN _proc p ON p.idx = (b.h >> 24) % {np_}
+        JOIN _proc q ON q.idx = (b.h >> 32) % {np_}
+        UNION ALL SELECT * FROM "{physical(table)}"
     """)
 
 
@@ -632,7 +636,7 @@ def insert_row(con, table: str, values: dict) -> None:
             v = v.astimezone(UTC).replace(tzinfo=None)
         params.append(v)
     placeholders = ", ".join(f"CAST(? AS {DUCKDB_TYPE[cols[n]]}) AS \"{n}\"" for n in names)
-    con.execute(f'INSERT INTO "{table}" BY NAME SELECT {placeholders}', params)
+    con.execute(f'INSERT INTO "{physical(table)}" BY NAME SELECT {placeholders}', params)
 
 
 # --- attack stories ------------------------------------------------------------------------------------------
@@ -859,11 +863,8 @@ def build(con, tenant_id: str, domain: str, rows: int, anchor: dt.datetime, aler
     dims = Dimensions(tenant_id, domain)
     create_tables(con)
     dims.create_lookup_tables(con)
-    try:
-        for table in EVENT_TABLES:
-            fill_bulk(con, dims, table, rows, anchor, seed)
-    finally:
-        dims.drop_lookup_tables(con)
+    for table in EVENT_TABLES:
+        fill_bulk(con, dims, table, rows, anchor, seed)
     fill_device_info(con, dims, rows, anchor)
     fill_identity_info(con, dims, anchor)
     plant_stories(con, dims, anchor)

@@ -24,7 +24,7 @@ from ansible_collections.m365.defender.plugins.module_utils._authenticator impor
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpAuthError
 from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter
 
-server = pytest.importorskip("mtp_emulator.server", reason="the emulator package is installed in the dev venv")
+from mtp_emulator import server  # noqa: E402  (installed from the wheel the test runner builds)
 
 CHILD = r"""
 import json, sys

@@ -16,7 +16,7 @@ from ansible_collections.m365.defender.plugins.module_utils._errors import MtpAp
 from ansible_collections.m365.defender.plugins.module_utils._http import MtpClient, build_session
 from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter
 
-server_mod = pytest.importorskip("mtp_emulator.server")
+from mtp_emulator import server as server_mod  # noqa: E402  (installed from the wheel the test runner builds)
 
 
 class Display:
