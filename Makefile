@@ -6,7 +6,8 @@ PY311 ?= $(shell bash tools/find_python.sh 3.11)
 PY312 ?= $(shell bash tools/find_python.sh 3.12)
 VENV := .venv
 VENV312 := .venv-py312
-BUILD := $(CURDIR)/.build
+# ansible-test needs the collection at a physical ansible_collections/ path outside this git work tree
+BUILD ?= $(or $(TMPDIR),/tmp)/m365.defender-build-$(shell printf %s "$(CURDIR)" | md5sum | cut -c1-8)
 # ansible-core per interpreter: the newest each supports (2.20+ needs Python 3.12)
 CORE311 := ansible-core>=2.19,<2.20
 CORE312 := ansible-core>=2.21,<2.22

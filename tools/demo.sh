@@ -3,7 +3,7 @@
 set -euo pipefail
 venv=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
-build="$root/.build/demo"
+build="${TMPDIR:-/tmp}/m365.defender-demo-$(printf %s "$root" | md5sum | cut -c1-8)"
 export PATH="$venv/bin:$PATH"
 rm -rf "$build"; mkdir -p "$build/collections"
 cd "$root"

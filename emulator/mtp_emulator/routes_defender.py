@@ -262,6 +262,29 @@ def filter_incidents(items: list[dict], text: str | None, fields: dict, api: str
             if any(all(inc_mod.compare(value_of(it, k), op, v) for k, op, v in conds) for conds in prepared)]
 
 
+def order_items(items: list[dict], text: str | None, fields: dict, api: str) -> list[dict]:
+    """``$orderby=field [asc|desc], ...`` over canonical dicts (not documented by Microsoft; clients send it)."""
+    if not text:
+        return items
+    lowered = {k.lower(): v for k, v in fields.items()}
+    keys = []
+    for part in text.split(","):
+        words = part.split()
+        key = lowered.get(words[0].lower()) if words else None
+        direction = words[1].lower() if len(words) > 1 else "asc"
+        if key is None or len(words) > 2 or direction not in ("asc", "desc"):
+            message = f"Invalid $orderby clause: '{part.strip()}'."
+            if api == "graph":
+                raise GraphError(400, "BadRequest", message)
+            raise MtpError(400, "ODataError", message)
+        keys.append((key, direction == "desc"))
+    out = list(items)
+    for key, desc in reversed(keys):
+        out.sort(key=lambda it: (it.get(key) is not None, it.get(key) if it.get(key) is not None else 0),
+                 reverse=desc)
+    return out
+
+
 def page_links(path: str, top: int, skip: int, total: int, extra: dict) -> str | None:
     if skip + top >= total or top == 0:
         return None
@@ -373,11 +396,13 @@ def register(app: Flask, state) -> None:
         flt = request.args.get("$filter")
         items = filter_incidents(sorted_incidents(store), flt, MTP_FILTER_FIELDS, "mtp",
                                  {"status": inc_mod.STATUS})
+        items = order_items(items, request.args.get("$orderby"), MTP_FILTER_FIELDS | {"incidentId": "id"}, "mtp")
         page = items[skip:skip + top]
         state.stats.incr("incidents.list")
         body = {"@odata.context": "https://api.security.microsoft.com/api/$metadata#Incidents",
                 "value": [inc_mod.mtp_incident(i) for i in page]}
-        link = page_links("/api/incidents", top, skip, len(items), {"$filter": flt})
+        link = page_links("/api/incidents", top, skip, len(items),
+                          {"$filter": flt, "$orderby": request.args.get("$orderby")})
         if link:
             body["@odata.nextLink"] = link
         return jsonify(body)

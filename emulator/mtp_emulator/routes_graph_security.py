@@ -20,8 +20,8 @@ from flask import Flask, jsonify, request
 from . import incidents as inc_mod
 from .errors import GraphError
 from .hunting import tenant_data
-from .routes_defender import (GRAPH_AUDIENCES, actor, authorize, check_quota, filter_incidents, page_links,
-                              run_hunting, setting, sorted_incidents)
+from .routes_defender import (GRAPH_AUDIENCES, actor, authorize, check_quota, filter_incidents, order_items,
+                              page_links, run_hunting, setting, sorted_incidents)
 
 UTC = dt.timezone.utc
 CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.security.huntingQueryResults"
@@ -222,6 +222,7 @@ def register(app: Flask, state) -> None:
         store = tenant_data(state, tenant)["incidents"]
         items = filter_incidents(sorted_incidents(store), flt, INCIDENT_FIELDS, "graph",
                                  dict(ENUMS, status=INCIDENT_STATUS))
+        items = order_items(items, request.args.get("$orderby"), INCIDENT_FIELDS | {"id": "id"}, "graph")
         page = items[skip:skip + top]
         state.stats.incr("incidents.list")
         body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents"}
@@ -230,7 +231,7 @@ def register(app: Flask, state) -> None:
         body["value"] = [inc_mod.graph_incident(i, tenant.id, expand) for i in page]
         link = page_links("/v1.0/security/incidents", top, skip, len(items),
                           {"$filter": flt, "$expand": request.args.get("$expand"),
-                           "$count": request.args.get("$count")})
+                           "$count": request.args.get("$count"), "$orderby": request.args.get("$orderby")})
         if link:
             body["@odata.nextLink"] = link
         return jsonify(body)
@@ -297,13 +298,15 @@ def register(app: Flask, state) -> None:
         store = tenant_data(state, tenant)["incidents"]
         alerts = sorted(store.alerts(), key=lambda a: (a["created"], a["id"]), reverse=True)
         items = filter_incidents(alerts, flt, ALERT_FIELDS, "graph", dict(ENUMS, status=inc_mod.ALERT_STATUS))
+        items = order_items(items, request.args.get("$orderby"), ALERT_FIELDS, "graph")
         page = items[skip:skip + top]
         state.stats.incr("alerts.list")
         body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2"}
         if request.args.get("$count", "").lower() == "true":
             body["@odata.count"] = len(items)
         body["value"] = [inc_mod.graph_alert(a, tenant.id) for a in page]
-        link = page_links("/v1.0/security/alerts_v2", top, skip, len(items), {"$filter": flt})
+        link = page_links("/v1.0/security/alerts_v2", top, skip, len(items),
+                          {"$filter": flt, "$orderby": request.args.get("$orderby")})
         if link:
             body["@odata.nextLink"] = link
         return jsonify(body)

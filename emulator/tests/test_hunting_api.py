@@ -314,3 +314,23 @@ def test_hunting_quota_per_minute(emulator):
         assert 1 <= int(resp.headers["Retry-After"]) <= 60
     finally:
         emulator.reset()
+
+
+def test_delegated_token_uses_scp(emulator, hunt):
+    spec = emulator.tenant(0)
+    user = spec["users"][0]
+    with emulator.session() as s:
+        resp = s.post(emulator.url(f"/{spec['id']}/oauth2/v2.0/token"), timeout=30, data={
+            "grant_type": "password", "client_id": spec["public_client"]["client_id"], "username": user["upn"],
+            "password": user["password"], "scope": f"{MTP}/.default"})
+    assert resp.status_code == 200, resp.text
+    token = resp.json()["access_token"]
+    ok = hunt.mtp({"Query": "DeviceInfo | take 1"}, token=token)
+    assert ok.status_code == 200, ok.text
+    # Graph: the delegated ThreatHunting.Read.All scope opens runHuntingQuery
+    with emulator.session() as s:
+        resp = s.post(emulator.url(f"/{spec['id']}/oauth2/v2.0/token"), timeout=30, data={
+            "grant_type": "password", "client_id": spec["public_client"]["client_id"], "username": user["upn"],
+            "password": user["password"], "scope": f"{GRAPH}/ThreatHunting.Read.All"})
+    assert resp.status_code == 200, resp.text
+    assert hunt.graph({"Query": "DeviceInfo | take 1"}, token=resp.json()["access_token"]).status_code == 200

@@ -255,3 +255,30 @@ def test_incident_quotas(emulator, path, limit):
         assert last.json()["error"]["message"] == f"API calls quota exceeded! maximum allowed {limit} per 00:01:00"
     finally:
         emulator.reset()
+
+
+def test_orderby_sorts_both_apis(api):
+    asc = api.get("/v1.0/security/incidents", resource=GRAPH,
+                  **{"$orderby": "lastUpdateDateTime asc", "$top": "50"}).json()["value"]
+    stamps = [i["lastUpdateDateTime"] for i in asc]
+    assert stamps == sorted(stamps)
+    desc = api.get("/api/incidents", **{"$orderby": "createdTime desc", "$top": "100"}).json()["value"]
+    created = [i["createdTime"] for i in desc]
+    assert created == sorted(created, reverse=True)
+    assert api.get("/api/incidents", **{"$orderby": "nope asc"}).status_code == 400
+
+
+def test_graph_quota_answers_graph_shaped_429(emulator):
+    emulator.reset()
+    emulator.set_config(quota_scale=0.1)  # incidents list: 5 per minute
+    try:
+        token = get_token(emulator, GRAPH)
+        with emulator.session() as s:
+            codes = [s.get(emulator.url("/v1.0/security/incidents"), headers={"Authorization": f"Bearer {token}"},
+                           params={"$top": "1"}, timeout=60) for _ in range(6)]
+        assert [r.status_code for r in codes] == [200] * 5 + [429]
+        error = codes[-1].json()["error"]
+        assert error["code"] == "TooManyRequests" and "innerError" in error
+        assert int(codes[-1].headers["Retry-After"]) >= 1
+    finally:
+        emulator.reset()

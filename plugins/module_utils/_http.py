@@ -494,8 +494,7 @@ class MtpClient:
         seen = set()
         while True:
             page = resp.json if isinstance(resp.json, dict) else {}
-            for item in page.get(item_key) or []:
-                yield item
+            yield from page.get(item_key) or []
             link = page.get("@odata.nextLink")
             if not link:
                 return

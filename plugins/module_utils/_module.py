@@ -6,7 +6,7 @@
 
 After amazon.aws ``AnsibleAWSModule``: the common argument spec (``_options.common_argument_spec()``) is
 merged into a fresh dict with the module's own options; ``params``, ``check_mode``, ``diff`` (``_diff``),
-``warn``, ``deprecate``, ``log``, ``exit_json`` and ``fail_json`` are proxied; ``client()`` returns one cached
+``warn``, ``log``, ``exit_json`` and ``fail_json`` are proxied; ``client()`` returns one cached
 ``MtpClient``; ``fail_json_mtp(exc)`` turns any ``MtpError`` into a failed result. A module's ``main()``::
 
     module = MtpModule(argument_spec=dict(name=dict(type="str", required=True)), supports_check_mode=True)
@@ -103,9 +103,6 @@ class MtpModule(object):
 
     def warn(self, *args, **kwargs):
         return self._module.warn(*args, **kwargs)
-
-    def deprecate(self, *args, **kwargs):
-        return self._module.deprecate(*args, **kwargs)
 
     def log(self, *args, **kwargs):
         return self._module.log(*args, **kwargs)

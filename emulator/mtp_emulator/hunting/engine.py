@@ -255,7 +255,7 @@ class HuntingEngine:
                     cur.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT * FROM "{self._catalog}".main."{table}" '
                                 f"WHERE \"Timestamp\" >= TIMESTAMP '{lo}' AND \"Timestamp\" <= TIMESTAMP '{hi}'")
             try:
-                rel = duckdb_kql.kql(cur, query)
+                rel = duckdb_kql.kql(cur, query, allow_write=False)
                 if rel is None:
                     raise HuntingError(400, "The query returned no tabular result.")
                 names = list(rel.columns)

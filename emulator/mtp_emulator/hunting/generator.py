@@ -542,7 +542,7 @@ def fill_bulk(con, dims: Dimensions, table: str, rows: int, now: dt.datetime, se
     cols = TABLES[table]
     key = "Email" if table in ("EmailEvents", "EmailAttachmentInfo", "EmailUrlInfo") else table
     span_us = 30 * 86400 * 1_000_000 - 3_600_000_000
-    select = ", ".join(_column_expr(table, c, k, dims) for c, k in cols)
+    select = ", ".join(f"{_column_expr(table, c, k, dims)} AS \"{c}\"" for c, k in cols)
     nd, nu, np_ = len(dims.devices), len(dims.users), len(dims.processes)
     windows = ", ".join(str(d["idx"]) for d in dims.devices if d["OSPlatform"].startswith("Windows"))
     # A view: rows are computed when a query reads them (only the columns it reads), so a million rows per

@@ -19,10 +19,8 @@ from ansible_collections.m365.defender.plugins.module_utils import _module as mo
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError, MtpAuthError, MtpError
 from ansible_collections.m365.defender.plugins.module_utils._module import MtpModule
 from ansible_collections.m365.defender.plugins.module_utils._options import common_argument_spec
-from ansible_collections.m365.defender.tests.unit.plugins.module_utils.http.server_fixtures import (  # noqa: F401
+from ansible_collections.m365.defender.tests.unit.plugins.module_utils.http.server_fixtures import (
     make_jwt,
-    server,
-    tls_ca,
 )
 
 SPEC = dict(query=dict(type="str", required=True), timeout=dict(type="int", default=7))
@@ -93,6 +91,7 @@ def test_client_is_cached_and_calls_over_https(args, server):
 def test_fail_json_mtp_from_a_403(args, server, capsys):
     server.queue("POST", "/api/advancedhunting/run", 403, {"error": {"code": "Forbidden", "message": "Missing application roles.",
                                                                      "target": "|x.1."}})
+    out = None
     with patch_module_args(args):
         module = MtpModule(argument_spec=SPEC)
         try:

@@ -15,10 +15,8 @@ from ansible.errors import AnsibleLookupError
 
 from ansible_collections.m365.defender.plugins.plugin_utils import _lookup_base
 from ansible_collections.m365.defender.plugins.plugin_utils._lookup_base import MtpLookupBase
-from ansible_collections.m365.defender.tests.unit.plugins.module_utils.http.server_fixtures import (  # noqa: F401
+from ansible_collections.m365.defender.tests.unit.plugins.module_utils.http.server_fixtures import (
     StubAuthenticator,
-    server,
-    tls_ca,
 )
 
 NAME = "m365.defender.mtp_unit_test_lookup"

@@ -78,7 +78,7 @@ def test_post_500_is_not_retried(server, make_client):
 
 def test_get_5xx_retried_until_budget(server, make_client):
     client = make_client(retries={"total": 2, "backoff_base": 0.01})
-    for _ in range(3):
+    for _attempt in range(3):
         server.queue("GET", "/v1.0/applications", 504)
     with pytest.raises(MtpApiError) as exc:
         client.get("graph", "/applications")
@@ -111,7 +111,7 @@ def test_401_gets_one_fresh_token(server, make_client, StubAuthenticator):
 def test_401_twice_fails_after_one_refresh(server, make_client, StubAuthenticator):
     auth = StubAuthenticator()
     client = make_client(authenticator=auth)
-    for _ in range(3):
+    for _attempt in range(3):
         server.queue("GET", "/api/incidents", 401, {"error": {"code": "Unauthorized", "message": "Account mode is inactive"}})
     with pytest.raises(MtpApiError) as exc:
         client.get("mtp", "/incidents")
@@ -238,7 +238,7 @@ def test_batch_item_bodies_get_content_type(server, make_client):
 
 def test_batch_gives_up_and_returns_the_429(server, make_client):
     client = make_client(retries={"total": 1, "backoff_base": 0.01})
-    for _ in range(3):
+    for _attempt in range(3):
         server.queue_item("x", 429, {"error": {"code": "TooManyRequests", "message": "slow"}}, {"Retry-After": "0"})
     result = client.batch([{"id": "x", "method": "GET", "url": "/me"}])
     assert result["x"].status == 429 and len(server.batch_log) == 2

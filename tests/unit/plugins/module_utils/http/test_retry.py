@@ -105,7 +105,7 @@ def test_5xx_idempotent_retried_with_full_jitter(status):
     d = p.classify(status, {}, "", "GET", None)
     assert d.retry and d.kind == SERVER and d.retry_after is None
     for attempt, ceiling in ((0, 1), (1, 2), (3, 8), (5, 32), (6, 60), (20, 60)):
-        samples = [p.delay(attempt) for _ in range(200)]
+        samples = [p.delay(attempt) for _sample in range(200)]
         assert all(0 <= s <= ceiling for s in samples)
         assert max(samples) > ceiling / 2  # full jitter spans the range, not a fixed step
 

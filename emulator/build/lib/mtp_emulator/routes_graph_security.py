@@ -1,0 +1,343 @@
+"""Microsoft Graph security API (``graph.microsoft.com/v1.0/security/...``): hunting, incidents, alerts_v2.
+
+| route | what |
+|---|---|
+| ``POST /v1.0/security/runHuntingQuery`` | ``Query``/``query``, ``Timespan``/``timespan`` (every §2.2 form) |
+| ``GET /v1.0/security/incidents`` | ``$filter``, ``$top`` <= 50 (exact 400 above), ``$skip``, ``$count``, ``$expand=alerts`` |
+| ``GET / PATCH /v1.0/security/incidents/{id}`` | camelCase enums (any casing accepted on input) |
+| ``POST /v1.0/security/incidents/{id}/comments`` | appends; returns the comment list |
+| ``GET /v1.0/security/alerts_v2``, ``GET / PATCH …/alerts_v2/{id}`` | ``$filter``, ``$top``, ``$skip`` |
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+from flask import Flask, jsonify, request
+
+from . import incidents as inc_mod
+from .errors import GraphError
+from .hunting import tenant_data
+from .routes_defender import (GRAPH_AUDIENCES, actor, authorize, check_quota, filter_incidents, page_links,
+                              run_hunting, setting, sorted_incidents)
+
+UTC = dt.timezone.utc
+CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.security.huntingQueryResults"
+GRAPH_TOP_MAX = 50
+ALERTS_TOP_MAX = 2000
+
+HUNT = (("ThreatHunting.Read.All",), ("ThreatHunting.Read.All",))
+INC_READ = (("SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"),
+            ("SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All"))
+INC_WRITE = (("SecurityIncident.ReadWrite.All",), ("SecurityIncident.ReadWrite.All",))
+ALERT_READ = (("SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"),
+              ("SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All"))
+ALERT_WRITE = (("SecurityAlert.ReadWrite.All",), ("SecurityAlert.ReadWrite.All",))
+
+INCIDENT_FIELDS = {"assignedTo": "assignedTo", "classification": "classification", "createdDateTime": "created",
+                   "determination": "determination", "lastUpdateDateTime": "updated", "severity": "severity",
+                   "status": "status"}
+ALERT_FIELDS = dict(INCIDENT_FIELDS, serviceSource="serviceSource")
+INCIDENT_STATUS = {k: k for k in list(inc_mod.STATUS) + list(inc_mod.GRAPH_STATUS_EXTRA)}
+ENUMS = {"status": inc_mod.STATUS, "severity": inc_mod.SEVERITY, "classification": inc_mod.CLASSIFICATION,
+         "determination": inc_mod.DETERMINATION, "serviceSource": {k: v[0] for k, v in inc_mod.SERVICE_SOURCES.items()}}
+
+# --- Timespan ---------------------------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^P(?!$)(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?"
+                       r"(?:T(?=\d)(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$", re.I)
+
+
+def parse_duration(text: str) -> dt.timedelta | None:
+    m = _DURATION.match(text.strip())
+    if not m:
+        return None
+    y, mo, w, d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+    return dt.timedelta(days=365 * y + 30 * mo + 7 * w + d, hours=h, minutes=mi, seconds=s)
+
+
+def _parse_instant(text: str) -> dt.datetime | None:
+    try:
+        return inc_mod.parse_time(text)
+    except inc_mod.InvalidValue:
+        return None
+
+
+def parse_timespan(text: str, now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """Every §2.2 form: start/end, duration/end, start/duration, duration, start. Raises ValueError."""
+    now = now or dt.datetime.now(UTC)
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(text)
+    parts = text.strip().split("/")
+    if len(parts) == 1:
+        dur = parse_duration(parts[0])
+        if dur is not None:
+            return now - dur, now
+        start = _parse_instant(parts[0])
+        if start is not None:
+            return start, now
+        raise ValueError(text)
+    if len(parts) != 2:
+        raise ValueError(text)
+    a, b = parts
+    a_dur, b_dur = parse_duration(a), parse_duration(b)
+    a_ts, b_ts = _parse_instant(a), _parse_instant(b)
+    if a_ts and b_ts:
+        start, end = a_ts, b_ts
+    elif a_dur is not None and b_ts:
+        start, end = b_ts - a_dur, b_ts
+    elif a_ts and b_dur is not None:
+        start, end = a_ts, a_ts + b_dur
+    else:
+        raise ValueError(text)
+    if end < start:
+        raise ValueError(text)
+    return start, end
+
+
+def _json_body() -> dict:
+    raw = request.get_data(cache=True, as_text=True)
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except ValueError:
+        raise GraphError(400, "BadRequest", "Unable to read JSON request payload. Please ensure Content-Type "
+                         "header is set and payload is of valid JSON format.") from None
+    if not isinstance(body, dict):
+        raise GraphError(400, "BadRequest", "Empty Payload. JSON content expected.")
+    return body
+
+
+def _top(default: int, maximum: int, strict: bool) -> int:
+    raw = request.args.get("$top")
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise GraphError(400, "BadRequest", f"Invalid value '{raw}' for query option $top.")
+    if value > maximum:
+        if strict:
+            raise GraphError(400, "", "The query specified in the URI is not valid. The limit of "
+                             f"'{maximum}' for Top query has been exceeded. The value from the incoming request is "
+                             f"'{raw}'.", details=[])
+        value = maximum
+    return value
+
+
+def _skip() -> int:
+    raw = request.args.get("$skip", "0")
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise GraphError(400, "BadRequest", f"Invalid value '{raw}' for query option $skip.")
+    return value
+
+
+def _expand_alerts() -> bool:
+    raw = request.args.get("$expand")
+    if raw is None:
+        return False
+    if raw.strip().lower() != "alerts":
+        raise GraphError(400, "BadRequest", f"Could not find a property named '{raw}' on type "
+                         "'microsoft.graph.security.incident'.")
+    return True
+
+
+def _graph_update(target: dict, body: dict, allowed: dict, status_enum: dict) -> None:
+    """Apply a Graph PATCH to a canonical incident or alert; unknown keys -> 400."""
+    try:
+        for key in body:
+            if key not in allowed and key != "@odata.type":
+                raise inc_mod.InvalidValue(f"Property '{key}' does not exist or is not writable.")
+        if "status" in body:
+            target["status"] = inc_mod.normalize(body["status"], status_enum, "status")
+        if "assignedTo" in body:
+            if body["assignedTo"] is not None and not isinstance(body["assignedTo"], str):
+                raise inc_mod.InvalidValue("assignedTo must be a string.")
+            target["assignedTo"] = body["assignedTo"]
+        if "classification" in body or "determination" in body:
+            inc_mod.apply_classification(target, body)
+        if "customTags" in body:
+            tags = body["customTags"]
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                raise inc_mod.InvalidValue("customTags must be a list of strings.")
+            target["tags"] = list(tags)
+        for key in ("resolvingComment", "summary", "description"):
+            if key in body:
+                target[key] = body[key]
+    except inc_mod.InvalidValue as exc:
+        raise GraphError(400, "BadRequest", str(exc)) from None
+
+
+def register(app: Flask, state) -> None:
+    @app.post("/v1.0/security/runHuntingQuery")
+    def graph_hunting():
+        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *HUNT)
+        check_quota(state, tenant, "hunting", "graph")
+        body = _json_body()
+        query = body.get("Query", body.get("query"))
+        if not isinstance(query, str) or not query.strip():
+            raise GraphError(400, "BadRequest", "Missing query.")
+        span = body.get("Timespan", body.get("timespan"))
+        window = None
+        if span is not None:
+            try:
+                window = parse_timespan(span)
+            except ValueError:
+                raise GraphError(400, "BadRequest", f"Invalid timespan '{span}'. Use an ISO 8601 duration or "
+                                 "interval, e.g. 'P30D' or '2024-02-01T08:00:00Z/2024-02-15T08:00:00Z'.") from None
+        result = run_hunting(state, tenant, query, "graph", window=window)
+        annotate = bool(setting(state, "int64_annotations", "graph_int64_annotations", True))
+        longs = [n for n, t, _ in result["columns"] if t == "Int64"] if annotate else []
+        rows = result["rows"]
+        if longs:
+            out_rows = []
+            for row in rows:
+                new = {}
+                for k, v in row.items():
+                    if k in longs:
+                        new[f"{k}@odata.type"] = "#Int64"
+                    new[k] = v
+                out_rows.append(new)
+            rows = out_rows
+        return jsonify({"@odata.context": CONTEXT,
+                        "schema": [{"name": n, "type": t} for n, t, _ in result["columns"]],
+                        "results": rows})
+
+    # --- incidents --------------------------------------------------------------------------------------
+    @app.get("/v1.0/security/incidents")
+    def graph_incidents_list():
+        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *INC_READ)
+        check_quota(state, tenant, "incidents.list", "graph")
+        top = _top(GRAPH_TOP_MAX, GRAPH_TOP_MAX, strict=True)
+        skip = _skip()
+        expand = _expand_alerts()
+        flt = request.args.get("$filter")
+        store = tenant_data(state, tenant)["incidents"]
+        items = filter_incidents(sorted_incidents(store), flt, INCIDENT_FIELDS, "graph",
+                                 dict(ENUMS, status=INCIDENT_STATUS))
+        page = items[skip:skip + top]
+        state.stats.incr("incidents.list")
+        body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents"}
+        if request.args.get("$count", "").lower() == "true":
+            body["@odata.count"] = len(items)
+        body["value"] = [inc_mod.graph_incident(i, tenant.id, expand) for i in page]
+        link = page_links("/v1.0/security/incidents", top, skip, len(items),
+                          {"$filter": flt, "$expand": request.args.get("$expand"),
+                           "$count": request.args.get("$count")})
+        if link:
+            body["@odata.nextLink"] = link
+        return jsonify(body)
+
+    def _incident(tenant, incident_id):
+        inc = tenant_data(state, tenant)["incidents"].get(incident_id)
+        if inc is None:
+            raise GraphError(404, "NotFound", f"Incident with id {incident_id} was not found.")
+        return inc
+
+    @app.get("/v1.0/security/incidents/<incident_id>")
+    def graph_incident_get(incident_id):
+        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *INC_READ)
+        check_quota(state, tenant, "incidents.get", "graph")
+        inc = _incident(tenant, incident_id)
+        state.stats.incr("incidents.get")
+        body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents/$entity"}
+        body.update(inc_mod.graph_incident(inc, tenant.id, _expand_alerts()))
+        return jsonify(body)
+
+    @app.patch("/v1.0/security/incidents/<incident_id>")
+    def graph_incident_patch(incident_id):
+        tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *INC_WRITE)
+        check_quota(state, tenant, "incidents.update", "graph")
+        body = _json_body()
+        with state.lock:
+            inc = _incident(tenant, incident_id)
+            allowed = {"status", "assignedTo", "classification", "determination", "customTags", "resolvingComment",
+                       "summary", "description"}
+            _graph_update(inc, body, dict.fromkeys(allowed), INCIDENT_STATUS)
+            inc["updated"] = dt.datetime.now(UTC)
+            inc["lastModifiedBy"] = actor(claims)
+            state.stats.incr("incidents.patch")
+            out = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents/$entity"}
+            out.update(inc_mod.graph_incident(inc, tenant.id))
+        return jsonify(out)
+
+    @app.post("/v1.0/security/incidents/<incident_id>/comments")
+    def graph_incident_comment(incident_id):
+        tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *INC_WRITE)
+        check_quota(state, tenant, "incidents.update", "graph")
+        body = _json_body()
+        comment = body.get("comment")
+        if not isinstance(comment, str) or not comment:
+            raise GraphError(400, "BadRequest", "The comment property is required.")
+        with state.lock:
+            inc = _incident(tenant, incident_id)
+            now = dt.datetime.now(UTC)
+            inc["comments"].append({"comment": comment, "createdBy": actor(claims), "createdTime": now})
+            inc["updated"] = now
+            state.stats.incr("incidents.comment")
+            value = inc_mod.graph_incident(inc, tenant.id)["comments"]
+        return jsonify({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#"
+                        "Collection(microsoft.graph.security.alertComment)", "value": value})
+
+    # --- alerts_v2 --------------------------------------------------------------------------------------
+    @app.get("/v1.0/security/alerts_v2")
+    def graph_alerts_list():
+        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_READ)
+        check_quota(state, tenant, "incidents.list", "graph")
+        top = _top(ALERTS_TOP_MAX, ALERTS_TOP_MAX, strict=False)
+        skip = _skip()
+        flt = request.args.get("$filter")
+        store = tenant_data(state, tenant)["incidents"]
+        alerts = sorted(store.alerts(), key=lambda a: (a["created"], a["id"]), reverse=True)
+        items = filter_incidents(alerts, flt, ALERT_FIELDS, "graph", dict(ENUMS, status=inc_mod.ALERT_STATUS))
+        page = items[skip:skip + top]
+        state.stats.incr("alerts.list")
+        body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2"}
+        if request.args.get("$count", "").lower() == "true":
+            body["@odata.count"] = len(items)
+        body["value"] = [inc_mod.graph_alert(a, tenant.id) for a in page]
+        link = page_links("/v1.0/security/alerts_v2", top, skip, len(items), {"$filter": flt})
+        if link:
+            body["@odata.nextLink"] = link
+        return jsonify(body)
+
+    def _alert(tenant, alert_id):
+        alert = tenant_data(state, tenant)["incidents"].get_alert(alert_id)
+        if alert is None:
+            raise GraphError(404, "NotFound", f"Alert with id {alert_id} was not found.")
+        return alert
+
+    @app.get("/v1.0/security/alerts_v2/<alert_id>")
+    def graph_alert_get(alert_id):
+        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_READ)
+        check_quota(state, tenant, "incidents.get", "graph")
+        body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2/$entity"}
+        body.update(inc_mod.graph_alert(_alert(tenant, alert_id), tenant.id))
+        return jsonify(body)
+
+    @app.patch("/v1.0/security/alerts_v2/<alert_id>")
+    def graph_alert_patch(alert_id):
+        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_WRITE)
+        check_quota(state, tenant, "incidents.update", "graph")
+        body = _json_body()
+        with state.lock:
+            alert = _alert(tenant, alert_id)
+            _graph_update(alert, body, dict.fromkeys({"status", "assignedTo", "classification", "determination"}),
+                          inc_mod.ALERT_STATUS)
+            now = dt.datetime.now(UTC)
+            alert["updated"] = now
+            alert["resolved"] = now if alert["status"] == "resolved" else None
+            incident = tenant_data(state, tenant)["incidents"].get(alert["incidentId"])
+            if incident is not None:
+                incident["updated"] = now
+            state.stats.incr("alerts.patch")
+            out = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2/$entity"}
+            out.update(inc_mod.graph_alert(alert, tenant.id))
+        return jsonify(out)

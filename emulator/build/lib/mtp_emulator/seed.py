@@ -1,0 +1,173 @@
+"""Seeding a tenant's directory from the fixture: first-party resource SPs, the bootstrap admin app, users.
+
+Seeded objects are created with ``_created = 0`` so that replication lag never hides them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+
+import yaml
+
+from .state import (GRAPH_APP_ID, MTP_APP_ID, WDATP_APP_ID, EmulatorState, Tenant, hash_secret, new_id)
+
+RESOURCE_ALIASES = {"mtp": MTP_APP_ID, "wdatp": WDATP_APP_ID, "graph": GRAPH_APP_ID}
+
+
+def first_party() -> dict:
+    """appId -> {displayName, audiences, appRoles, oauth2PermissionScopes} of the seeded resource apps."""
+    with resources.files(__package__).joinpath("fixtures/first_party.json").open(encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def default_fixture() -> dict:
+    with resources.files(__package__).joinpath("fixtures/default.yaml").open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def load_fixture_file(path: str) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        if path.endswith(".json"):
+            return json.load(fh)
+        return yaml.safe_load(fh)
+
+
+def _seed_obj(tenant: Tenant, kind: str, obj: dict) -> dict:
+    obj = tenant.directory.add(kind, obj)
+    obj["_created"] = 0
+    return obj
+
+
+def resource_sp(tenant: Tenant, app_id: str) -> dict | None:
+    return tenant.directory.service_principal_by_app_id(app_id, replicated_only=False)
+
+
+def create_first_party_sp(tenant: Tenant, app_id: str, seeded: bool = True) -> dict:
+    """The service principal of a first-party app, as POST /servicePrincipals {appId} creates it."""
+    spec = first_party()[app_id]
+    obj = {
+        "id": new_id(),
+        "accountEnabled": True,
+        "appId": app_id,
+        "appDisplayName": spec["displayName"],
+        "displayName": spec["displayName"],
+        "appOwnerOrganizationId": "f8cdef31-a31e-4b4a-93e4-5f571e91255a",
+        "servicePrincipalType": "Application",
+        "servicePrincipalNames": [app_id] + spec.get("audiences", []),
+        "appRoles": spec["appRoles"],
+        "oauth2PermissionScopes": spec["oauth2PermissionScopes"],
+        "tags": [],
+        "_firstParty": True,
+    }
+    if seeded:
+        return _seed_obj(tenant, "servicePrincipal", obj)
+    return tenant.directory.add("servicePrincipal", obj)
+
+
+def _seed_app(tenant: Tenant, spec: dict, public_client: bool = False) -> tuple[dict, dict]:
+    app = {
+        "id": new_id(),
+        "appId": spec["app_id"],
+        "displayName": spec["display_name"],
+        "uniqueName": None,
+        "signInAudience": "AzureADMyOrg",
+        "isFallbackPublicClient": public_client,
+        "requiredResourceAccess": [],
+        "passwordCredentials": [],
+        "keyCredentials": [],
+        "tags": [],
+        "notes": "Seeded by mtp_emulator.",
+        "createdDateTime": "2024-01-01T00:00:00Z",
+        "publisherDomain": tenant.domain,
+    }
+    if spec.get("client_secret"):
+        secret = spec["client_secret"]
+        app["passwordCredentials"].append({
+            "customKeyIdentifier": None, "displayName": "seeded", "endDateTime": "2099-01-01T00:00:00Z",
+            "hint": secret[:3], "keyId": new_id(), "secretText": None, "startDateTime": "2024-01-01T00:00:00Z",
+            "_secretHash": hash_secret(secret), "_created": 0,
+        })
+    app = _seed_obj(tenant, "application", app)
+    sp = _seed_obj(tenant, "servicePrincipal", {
+        "id": new_id(), "accountEnabled": True, "appId": app["appId"], "appDisplayName": app["displayName"],
+        "displayName": app["displayName"], "appOwnerOrganizationId": tenant.id,
+        "servicePrincipalType": "Application", "servicePrincipalNames": [app["appId"]],
+        "appRoles": [], "oauth2PermissionScopes": [], "tags": [],
+    })
+    return app, sp
+
+
+def assign_roles(tenant: Tenant, client_sp: dict, resource_app_id: str, role_values: list[str],
+                 seeded: bool = True) -> None:
+    res = resource_sp(tenant, resource_app_id)
+    by_value = {r["value"]: r for r in res["appRoles"]}
+    rra = {"resourceAppId": resource_app_id, "resourceAccess": []}
+    for value in role_values:
+        role = by_value[value]
+        obj = {
+            "id": new_id(), "appRoleId": role["id"], "createdDateTime": "2024-01-01T00:00:00Z",
+            "deletedDateTime": None, "principalDisplayName": client_sp["displayName"],
+            "principalId": client_sp["id"], "principalType": "ServicePrincipal",
+            "resourceDisplayName": res["displayName"], "resourceId": res["id"],
+        }
+        if seeded:
+            _seed_obj(tenant, "appRoleAssignment", obj)
+        else:
+            tenant.directory.add("appRoleAssignment", obj)
+        rra["resourceAccess"].append({"id": role["id"], "type": "Role"})
+    app = tenant.directory.application_by_app_id(client_sp["appId"], replicated_only=False)
+    if app is not None and rra["resourceAccess"]:
+        app["requiredResourceAccess"].append(rra)
+
+
+def grant_delegated(tenant: Tenant, client_sp: dict, resource_app_id: str, scopes: list[str]) -> None:
+    res = resource_sp(tenant, resource_app_id)
+    _seed_obj(tenant, "oauth2PermissionGrant", {
+        "id": new_id(), "clientId": client_sp["id"], "consentType": "AllPrincipals", "principalId": None,
+        "resourceId": res["id"], "scope": " ".join(scopes),
+    })
+
+
+def seed_tenant(state: EmulatorState, tenant: Tenant) -> None:
+    spec = tenant.spec
+    skip = set(spec.get("without_first_party", []))  # e.g. [mtp] for a tenant lacking the MTP SP
+    for alias, app_id in RESOURCE_ALIASES.items():
+        if alias not in skip:
+            create_first_party_sp(tenant, app_id)
+    for key in ("admin_app", "hunting_app"):
+        app_spec = spec.get(key)
+        if not app_spec:
+            continue
+        _, sp = _seed_app(tenant, app_spec)
+        for alias, field in (("graph", "graph_roles"), ("mtp", "mtp_roles"), ("wdatp", "wdatp_roles")):
+            if app_spec.get(field) and resource_sp(tenant, RESOURCE_ALIASES[alias]) is not None:
+                assign_roles(tenant, sp, RESOURCE_ALIASES[alias], app_spec[field])
+    pc = spec.get("public_client")
+    if pc:
+        _, sp = _seed_app(tenant, pc, public_client=True)
+        for alias, scopes in (pc.get("delegated") or {}).items():
+            if resource_sp(tenant, RESOURCE_ALIASES[alias]) is not None:
+                grant_delegated(tenant, sp, RESOURCE_ALIASES[alias], scopes)
+    for user in spec.get("users", []):
+        _seed_obj(tenant, "user", {
+            "id": user.get("id") or new_id(), "userPrincipalName": user["upn"],
+            "displayName": user.get("display_name", user["upn"]), "accountEnabled": True,
+            "_password": hash_secret(user["password"]), "_mfa": bool(user.get("mfa")),
+        })
+
+
+def seed_all(state: EmulatorState) -> None:
+    for tenant in state.tenants.values():
+        seed_tenant(state, tenant)
+
+
+def new_state(fixture: dict | None = None, config=None) -> EmulatorState:
+    """A seeded state from a fixture (the built-in default when None)."""
+    state = EmulatorState(config)
+    state.seeders.append(seed_all)
+    state.load_fixture(fixture if fixture is not None else default_fixture())
+    if state.config.state_file and os.path.exists(state.config.state_file):
+        state.restore(state.config.state_file)
+    return state
