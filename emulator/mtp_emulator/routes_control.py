@@ -35,10 +35,12 @@ TUNABLES = {
     "replication_lag": (float, lambda v: v >= 0, "a number >= 0 (seconds)"),
     "quota_scale": (float, lambda v: v > 0, "a number > 0"),
     "hunting_rows": (int, lambda v: v >= 0, "an integer >= 0, or null"),
+    "hunting_row_limit": (int, lambda v: v >= 1, "an integer >= 1, or null"),
+    "hunting_result_bytes": (int, lambda v: v >= 1, "an integer >= 1, or null"),
     "device_code_interval": (int, lambda v: v >= 0, "an integer >= 0 (seconds between polls)"),
     "device_code_lifetime": (int, lambda v: v > 0, "a positive integer (seconds)"),
 }
-NULLABLE = {"hunting_rows"}
+NULLABLE = {"hunting_rows", "hunting_row_limit", "hunting_result_bytes"}
 
 
 def bad_request(message: str, code: str = "BadRequest") -> MtpError:

@@ -3,8 +3,8 @@
 | route | what |
 |---|---|
 | ``POST /api/advancedhunting/run`` | MTP hunting: ``{"Query"}`` -> ``{Stats, Schema, Results}`` (legacy, retirable) |
-| ``POST /api/advancedqueries/run`` | MDE hunting: WDATP token, ``AdvancedQuery.Read.All`` -> ``{Schema, Results}`` (legacy) |
-| ``GET /api/incidents`` | OData ``$filter`` (lastUpdateTime, createdTime, status, assignedTo), ``$top`` <= 100, ``$skip`` |
+| ``POST /api/advancedqueries/run`` | MDE hunting: WDATP token, ``AdvancedQuery.Read.All`` -> ``{Schema, Results}`` |
+| ``GET /api/incidents`` | ``$filter`` (lastUpdateTime, createdTime, status, assignedTo), ``$top`` <= 100, ``$skip`` |
 | ``GET / PATCH /api/incidents/{id}`` | PascalCase enums, tags replace, comment appends |
 | ``POST /_emulator/incidents/advance`` | ``{"tenant"?, "new": 1, "update": 1}``: new incidents / updates for pollers |
 | ``GET /_emulator/hunting`` | hunting switches and engine facts |

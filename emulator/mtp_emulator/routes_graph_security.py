@@ -3,7 +3,7 @@
 | route | what |
 |---|---|
 | ``POST /v1.0/security/runHuntingQuery`` | ``Query``/``query``, ``Timespan``/``timespan`` (every §2.2 form) |
-| ``GET /v1.0/security/incidents`` | ``$filter``, ``$top`` <= 50 (exact 400 above), ``$skip``, ``$count``, ``$expand=alerts`` |
+| ``GET /v1.0/security/incidents`` | ``$filter``, ``$top`` <= 50 (exact 400), ``$skip``, ``$count``, ``$expand`` |
 | ``GET / PATCH /v1.0/security/incidents/{id}`` | camelCase enums (any casing accepted on input) |
 | ``POST /v1.0/security/incidents/{id}/comments`` | appends; returns the comment list |
 | ``GET /v1.0/security/alerts_v2``, ``GET / PATCH …/alerts_v2/{id}`` | ``$filter``, ``$top``, ``$skip`` |

@@ -174,6 +174,7 @@ def test_config_patch_and_reset(emulator):
     before = emulator.control("GET", "config").json()
     after = emulator.set_config(replication_lag=2.5, token_lifetime=120, quota_scale=0.5, hunting_rows=10)
     assert after == {"token_lifetime": 120, "replication_lag": 2.5, "quota_scale": 0.5, "hunting_rows": 10,
+                     "hunting_row_limit": None, "hunting_result_bytes": None,
                      "device_code_interval": 1, "device_code_lifetime": 900}
     assert emulator.state.config.replication_lag == 2.5
     assert emulator.state.config.hunting_rows == 10

@@ -104,7 +104,8 @@ def test_phishing_mail_attachment_joins_to_the_device_file(hunt):
 
 def test_types_map_to_the_documented_strings(hunt):
     query = ("DeviceInfo | take 1 | project Timestamp, DeviceName, OSBuild, IsAzureADJoined, "
-             "d = dynamic({'a': [1, 2]}), r = 1.5, i = toint(3), span = 90m, g = toguid('6f1d2c3b-0a4e-4c5d-9e8f-1a2b3c4d5e6f')")
+             "d = dynamic({'a': [1, 2]}), r = 1.5, i = toint(3), span = 90m, "
+             "g = toguid('6f1d2c3b-0a4e-4c5d-9e8f-1a2b3c4d5e6f')")
     resp = hunt.mtp({"Query": query})
     assert resp.status_code == 200, resp.text
     body = resp.json()

@@ -233,7 +233,8 @@ def test_authorization(emulator, api):
     no_role = get_token(emulator, MTP, app="admin_app")
     resp = api.get("/api/incidents", token=no_role)
     assert resp.status_code == 403
-    assert resp.json()["error"]["message"].startswith("Missing application roles. API required roles: Incident.Read.All")
+    assert resp.json()["error"]["message"].startswith(
+        "Missing application roles. API required roles: Incident.Read.All")
     resp = api.get("/v1.0/security/incidents", token=get_token(emulator, GRAPH, app="admin_app"))
     assert resp.status_code == 403 and resp.json()["error"]["code"] == "Authorization_RequestDenied"
     resp = api.get("/v1.0/security/alerts_v2", token=get_token(emulator, MTP))

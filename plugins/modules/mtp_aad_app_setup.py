@@ -315,7 +315,7 @@ credential:
 client_secret:
   description:
     - The new client secret. Returned only by the run that created it; Graph never shows it again.
-    - Put C(no_log: true) on the task.
+    - "Put C(no_log: true) on the task."
   returned: when a secret was created
   type: str
 plan:

@@ -27,8 +27,8 @@ from .tables import API_TYPE, TABLES
 
 UTC = dt.timezone.utc
 ROW_LIMIT = 100_000
-RESULT_BYTES = 64 * 1024 * 1024
-MEMORY_LIMIT = os.environ.get("MTP_EMULATOR_HUNTING_MEMORY", "1GB")  # not stated for MTP; Graph says 50 MB overall, MDE 124 MB
+RESULT_BYTES = 64 * 1024 * 1024  # not stated for MTP; Graph says 50 MB overall, MDE 124 MB
+MEMORY_LIMIT = os.environ.get("MTP_EMULATOR_HUNTING_MEMORY", "1GB")  # DuckDB memory_limit per tenant
 
 MSG_UNKNOWN = "An unexpected error occurred during query execution. Please try again in a few minutes."
 MSG_SIZE = ('Result size limit exceeded. Use "summarize" to aggregate results, "project" to drop uninteresting '
@@ -252,7 +252,8 @@ class HuntingEngine:
                 for table, cols in TABLES.items():
                     if cols[0][0] != "Timestamp":
                         continue
-                    cur.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS SELECT * FROM "{self._catalog}".main."{table}" '
+                    cur.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS '
+                                f'SELECT * FROM "{self._catalog}".main."{table}" '
                                 f"WHERE \"Timestamp\" >= TIMESTAMP '{lo}' AND \"Timestamp\" <= TIMESTAMP '{hi}'")
             try:
                 rel = duckdb_kql.kql(cur, query, allow_write=False)

@@ -5,16 +5,16 @@ from the tenant id (``hash(i, seed, key)``), computed when a query reads it, so 
 neither build time nor memory, and the same tenant always gets the same data (timestamps are relative to the
 tenant's anchor time). Planted rows live in small ``_planted_<table>`` tables appended to the views.
 
-On top of the noise, :data:`STORIES` plants attack stories that real hunting queries find. Their devices,
-accounts and times are documented in ``emulator/README.md`` ("Hunting data"):
+On top of the noise, :func:`plant_stories` plants attack stories that real hunting queries find (times:
+:func:`story_times`, relative to the tenant's anchor; device names end in ``.<tenant>.local``):
 
 * ``phish`` — a phishing mail with a macro document to Megan Bowen, opened on ``ws-fin-07``; Word starts an
   encoded PowerShell download cradle (``-enc``) that fetches ``http://198.51.100.23/a.ps1``.
 * ``creds`` — 45 minutes later, on ``ws-fin-07``: ``mimikatz.exe sekurlsa::logonpasswords`` and an lsass
   MiniDump through ``comsvcs.dll``.
-* ``ransom`` — a day later, on ``srv-file-02``: a remote logon from ``ws-fin-07``, ``vssadmin delete shadows
-  /all /quiet``, ``wbadmin delete catalog``, ``bcdedit ... recoveryenabled No``, then mass renames to
-  ``*.locked`` and a ransom note.
+* ``ransom`` — the next night (about 17 hours later), on ``srv-file-02``: a remote logon from ``ws-fin-07``,
+  ``vssadmin delete shadows /all /quiet``, ``wbadmin delete catalog``, ``bcdedit ... recoveryenabled No``,
+  then mass renames to ``*.locked`` and a ransom note.
 * ``spray`` — a password spray against many accounts from ``203.0.113.50`` (IdentityLogonEvents).
 """
 
@@ -261,7 +261,9 @@ class Dimensions:
         self.processes = []
         for k, (fname, folder, cmd, company, product, desc, size) in enumerate(PROCESSES):
             self.processes.append({
-                "idx": k, "FileName": fname, "FolderPath": f"{folder}\\{fname}" if "\\" in folder else f"{folder}/{fname}",
+                "idx": k,
+                "FileName": fname,
+                "FolderPath": f"{folder}\\{fname}" if "\\" in folder else f"{folder}/{fname}",
                 "CommandLine": cmd, "Company": company, "Product": product, "Description": desc,
                 "Version": "10.0.22621.1" if company.startswith("Microsoft") else "1.0.0", "FileSize": size,
                 "SHA1": _h("sha1", fname, n=40), "SHA256": _h("sha256", fname), "MD5": _h("md5", fname, n=32),
@@ -407,7 +409,8 @@ def _column_expr(table: str, col: str, kind: str, dims: Dimensions) -> str:  # n
             "RegistryValueName": _pick(["OneDrive", "SecurityHealth", "DisableAntiSpyware", "VBAWarnings",
                                         "RunAsPPL", "Shell", "Teams"], "rvn"),
             "RegistryValueData": _pick(["C:\\Windows\\System32\\SecurityHealthSystray.exe", "1", "0",
-                                        "explorer.exe", "\"C:\\Program Files\\Microsoft OneDrive\\OneDrive.exe\" /background"],
+                                        "explorer.exe",
+                                        "\"C:\\Program Files\\Microsoft OneDrive\\OneDrive.exe\" /background"],
                                        "rvd"),
         },
         "EmailEvents": {
@@ -427,8 +430,10 @@ def _column_expr(table: str, col: str, kind: str, dims: Dimensions) -> str:  # n
             "SenderIPv4": _public_ip("sip"), "SenderIPv6": "''",
         },
         "EmailAttachmentInfo": {
-            "FileName": _list([f for f, _ in DOCUMENTS]) + f"[1 + (hash(b.i, b.seed, 'doc') % {len(DOCUMENTS)})::INTEGER]",
-            "FileType": _list([t for _, t in DOCUMENTS]) + f"[1 + (hash(b.i, b.seed, 'doc') % {len(DOCUMENTS)})::INTEGER]",
+            "FileName":
+                _list([f for f, _ in DOCUMENTS]) + f"[1 + (hash(b.i, b.seed, 'doc') % {len(DOCUMENTS)})::INTEGER]",
+            "FileType":
+                _list([t for _, t in DOCUMENTS]) + f"[1 + (hash(b.i, b.seed, 'doc') % {len(DOCUMENTS)})::INTEGER]",
             "FileSize": _num("fsize", 2048, 3_000_000),
         },
         "EmailUrlInfo": {
@@ -436,13 +441,19 @@ def _column_expr(table: str, col: str, kind: str, dims: Dimensions) -> str:  # n
             "UrlDomain": _pick(URLS, "url"), "UrlLocation": _pick(["Body", "Body", "Attachment", "Subject"], "ul"),
         },
         "IdentityLogonEvents": {
-            "Application": _pick(["Active Directory", "Active Directory", "Microsoft 365", "Azure Active Directory"], "app"),
-            "LogonType": _pick(["Credentials Validation", "Resource Access", "Interactive Logon", "Remote Desktop"], "lt"),
+            "Application":
+                _pick(["Active Directory", "Active Directory", "Microsoft 365", "Azure Active Directory"], "app"),
+            "LogonType":
+                _pick(["Credentials Validation", "Resource Access", "Interactive Logon", "Remote Desktop"], "lt"),
             "Protocol": _pick(["Kerberos", "NTLM", "Kerberos", ""], "proto"),
             "FailureReason": "CASE WHEN " + _pick(ACTIONS["IdentityLogonEvents"], "action") +
             " = 'LogonFailed' THEN 'WrongPassword' ELSE '' END",
-            "DeviceName": "d.DeviceName", "DeviceType": "d.DeviceType", "IPAddress": "d.LocalIP", "Port": _num("p", 49152, 16000) + "::INTEGER",
-            "DestinationDeviceName": "'srv-dc-01." + dims.dns_suffix + "'", "DestinationIPAddress": _q(dims.device("srv-dc-01")["LocalIP"]),
+            "DeviceName": "d.DeviceName",
+            "DeviceType": "d.DeviceType",
+            "IPAddress": "d.LocalIP",
+            "Port": _num("p", 49152, 16000) + "::INTEGER",
+            "DestinationDeviceName": "'srv-dc-01." + dims.dns_suffix + "'",
+            "DestinationIPAddress": _q(dims.device("srv-dc-01")["LocalIP"]),
             "DestinationPort": _list([88, 389, 445]) + "[1 + (hash(b.i, b.seed, 'dport') % 3)::INTEGER]",
             "TargetDeviceName": "''", "TargetAccountDisplayName": "''",
             "AdditionalFields": "json_object('Spns', 'krbtgt/" + dims.ad_domain + "')",
@@ -450,15 +461,20 @@ def _column_expr(table: str, col: str, kind: str, dims: Dimensions) -> str:  # n
         "IdentityQueryEvents": {
             "Application": "'Active Directory'", "QueryType": _pick(["AllUsers", "AllGroups", "AllComputers",
                                                                     "A", "SRV", "QueryUser"], "qt"),
-            "QueryTarget": "u.AccountName", "Query": "concat('(&(objectClass=user)(sAMAccountName=', u.AccountName, '))')",
+            "QueryTarget": "u.AccountName",
+            "Query": "concat('(&(objectClass=user)(sAMAccountName=', u.AccountName, '))')",
             "Protocol": _pick(["Ldap", "Dns", "Samr"], "proto"), "DeviceName": "d.DeviceName", "IPAddress": "d.LocalIP",
-            "Port": _num("p", 49152, 16000) + "::INTEGER", "DestinationDeviceName": "'srv-dc-01." + dims.dns_suffix + "'",
+            "Port": _num("p", 49152, 16000) + "::INTEGER",
+            "DestinationDeviceName": "'srv-dc-01." + dims.dns_suffix + "'",
             "DestinationIPAddress": _q(dims.device("srv-dc-01")["LocalIP"]), "DestinationPort": "389",
             "TargetDeviceName": "''", "TargetAccountUpn": "''", "TargetAccountDisplayName": "''",
             "AdditionalFields": "json_object('SourceComputerOperatingSystemType', 'windows')",
         },
         "IdentityDirectoryEvents": {
-            "Application": "'Active Directory'", "Protocol": "''", "DeviceName": "d.DeviceName", "IPAddress": "d.LocalIP",
+            "Application": "'Active Directory'",
+            "Protocol": "''",
+            "DeviceName": "d.DeviceName",
+            "IPAddress": "d.LocalIP",
             "TargetAccountUpn": "u.Upn", "TargetAccountDisplayName": "u.DisplayName",
             "DestinationDeviceName": "'srv-dc-01." + dims.dns_suffix + "'", "ISP": "''",
             "AdditionalFields": "json_object('TO.GROUP', " + _pick(["Domain Users", "Finance", "Domain Admins",
@@ -472,14 +488,21 @@ def _column_expr(table: str, col: str, kind: str, dims: Dimensions) -> str:  # n
             "ConnectedNetworks": "json_array(json_object('Name', 'corp.contoso.local', 'Category', 'Domain', "
                                  "'IsConnectedToInternet', TRUE))",
             "DnsAddresses": "json_array('10.1.10.5', '10.1.10.6')", "DefaultGateways": "json_array('10.1.10.1')",
-            "IPAddresses": "json_array(json_object('IPAddress', d.LocalIP, 'SubnetPrefix', 24, 'AddressType', 'Private'))",
+            "IPAddresses":
+                "json_array(json_object('IPAddress', d.LocalIP, 'SubnetPrefix', 24, 'AddressType', 'Private'))",
         },
         "DeviceFileCertificateInfo": {
-            "IsSigned": "TRUE", "SignatureType": "'Embedded'", "Signer": "q.Company", "Issuer": "'Microsoft Code Signing PCA 2011'",
-            "SHA1": "q.SHA1", "SignerHash": "substr(sha256(q.Company), 1, 40)", "IssuerHash": "substr(sha256('pca'), 1, 40)",
+            "IsSigned": "TRUE",
+            "SignatureType": "'Embedded'",
+            "Signer": "q.Company",
+            "Issuer": "'Microsoft Code Signing PCA 2011'",
+            "SHA1": "q.SHA1",
+            "SignerHash": "substr(sha256(q.Company), 1, 40)",
+            "IssuerHash": "substr(sha256('pca'), 1, 40)",
             "CertificateSerialNumber": "substr(md5(q.Company), 1, 20)", "IsTrusted": "TRUE",
             "IsRootSignerMicrosoft": "starts_with(q.Company, 'Microsoft')",
-            "CertificateCreationTime": "(b.ts - INTERVAL 400 DAY)", "CertificateExpirationTime": "(b.ts + INTERVAL 300 DAY)",
+            "CertificateCreationTime": "(b.ts - INTERVAL 400 DAY)",
+            "CertificateExpirationTime": "(b.ts + INTERVAL 300 DAY)",
             "CertificateCountersignatureTime": "(b.ts - INTERVAL 10 DAY)",
         },
         "DeviceTvmSoftwareVulnerabilities": {
@@ -489,7 +512,8 @@ def _column_expr(table: str, col: str, kind: str, dims: Dimensions) -> str:  # n
             "SoftwareVersion": _pick(["10.0.22631.3880", "126.0.6478.127", "127.0", "8.0.411", "2020.2.1"], "sv"),
             "CveId": "concat('CVE-202', (hash(b.i, b.seed, 'cve') % 5), '-', 1000 + hash(b.i, b.seed, 'cve2') % 40000)",
             "VulnerabilitySeverityLevel": _pick(["Low", "Medium", "High", "Critical"], "sev"),
-            "RecommendedSecurityUpdate": "'November 2026 Security Updates'", "RecommendedSecurityUpdateId": "'KB5046617'",
+            "RecommendedSecurityUpdate": "'November 2026 Security Updates'",
+            "RecommendedSecurityUpdateId": "'KB5046617'",
             "CveTags": "'[]'::JSON", "CveMitigationStatus": "''", "AadDeviceId": "d.AadDeviceId",
         },
         "EmailPostDeliveryEvents": {
@@ -505,17 +529,24 @@ def _column_expr(table: str, col: str, kind: str, dims: Dimensions) -> str:  # n
         "CloudAppEvents": {
             "Application": _pick(["Microsoft Exchange Online", "Microsoft SharePoint Online", "Microsoft Teams",
                                   "Microsoft OneDrive for Business", "Office 365"], "app"),
-            "ApplicationId": _list([20893, 20892, 28375, 15600, 11161]) + "[1 + (hash(b.i, b.seed, 'app') % 5)::INTEGER]",
+            "ApplicationId":
+                _list([20893, 20892, 28375, 15600, 11161]) + "[1 + (hash(b.i, b.seed, 'app') % 5)::INTEGER]",
             "AccountId": "u.ObjectId", "IsAdminOperation": "(hash(b.i, b.seed, 'adm') % 20 = 0)",
-            "DeviceType": _pick(["Desktop", "Mobile", "Unknown"], "dt"), "OSPlatform": _pick(["Windows", "iOS", "Android", "MacOS"], "os"),
+            "DeviceType": _pick(["Desktop", "Mobile", "Unknown"], "dt"),
+            "OSPlatform": _pick(["Windows", "iOS", "Android", "MacOS"], "os"),
             "IsAnonymousProxy": "FALSE", "UserAgent": "'Mozilla/5.0 (Windows NT 10.0; Win64; x64)'",
             "ActivityType": _pick(["Download", "Access", "Upload", "Send", "Edit"], "at"),
-            "ActivityObjects": "json_array(json_object('Type', 'File', 'Name', " + _pick([f for f, _ in DOCUMENTS], "doc") + "))",
+            "ActivityObjects":
+                "json_array(json_object('Type', 'File', 'Name', " + _pick([f for f, _ in DOCUMENTS], "doc") + "))",
             "ObjectName": _pick([f for f, _ in DOCUMENTS], "doc"), "ObjectType": "'File'",
-            "ObjectId": "concat('https://contoso.sharepoint.com/sites/team/', " + _pick([f for f, _ in DOCUMENTS], "doc") + ")",
+            "ObjectId":
+                "concat('https://contoso.sharepoint.com/sites/team/', " + _pick([f for f, _ in DOCUMENTS], "doc")
+                + ")",
             "AccountType": "'Regular'", "IsExternalUser": "FALSE", "IsImpersonated": "FALSE",
             "IPTags": "'[]'::JSON", "IPCategory": "''", "UserAgentTags": "'[]'::JSON",
-            "RawEventData": "json_object('Operation', " + _pick(ACTIONS["CloudAppEvents"], "action") + ", 'UserId', u.Upn, 'ClientIP', " + _public_ip("ipaddr") + ")",
+            "RawEventData":
+                "json_object('Operation', " + _pick(ACTIONS["CloudAppEvents"], "action")
+                + ", 'UserId', u.Upn, 'ClientIP', " + _public_ip("ipaddr") + ")",
             "AdditionalFields": "'{}'::JSON", "LastSeenForUser": "'{}'::JSON", "UncommonForUser": "'[]'::JSON",
             "AuditSource": "'Defender for Cloud Apps access control'", "SessionData": "'{}'::JSON", "OAuthAppId": "''",
         },
