@@ -63,6 +63,10 @@ UNIQUE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,119}$")
 APP_SELECT = "id,appId,displayName,uniqueName,requiredResourceAccess,passwordCredentials,keyCredentials"
 SP_SELECT = "id,appId,appRoles,oauth2PermissionScopes"
 
+# Replication-lag retries back off 1, 2, 4, 5, 5, ... seconds: short enough not to overshoot much past the
+# moment the object replicates, few enough requests (at most one per 5 s per object) to stay far from throttling.
+LAG_DELAY_CAP = 5.0
+
 ROLE_APP_WRITE = "Application.ReadWrite.All"
 ROLE_ASSIGN = "AppRoleAssignment.ReadWrite.All"
 ROLE_GRANT = "DelegatedPermissionGrant.ReadWrite.All"
@@ -581,6 +585,9 @@ class AppSetup:
         self.fresh_ids = set()  # objects created in this run (404 on them means lag)
         self.secret_value = None
         self.timeout = float(params.get("replication_timeout") or 300)
+        # what exists so far, returned with a failure so a created secret is never lost (module main())
+        self.partial = {}
+        self._requests = []
 
     # --- low level ------------------------------------------------------------------------------
     def _step(self, method, path, why):
@@ -608,7 +615,7 @@ class AppSetup:
             pending = retry
             if pending:
                 self.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, LAG_DELAY_CAP)
         return out
 
     def _api_error(self, what, status, body):
@@ -618,8 +625,8 @@ class AppSetup:
         request_id = None
         if isinstance(err, dict) and isinstance(err.get("innerError"), dict):
             request_id = err["innerError"].get("request-id")
-        exc = MtpApiError("Graph %s failed: HTTP %s %s%s" % (what, status, code or "", (": " + message) if message
-                                                              else ""),
+        detail = (": " + message) if message else ""
+        exc = MtpApiError("Graph %s failed: HTTP %s %s%s" % (what, status, code or "", detail),
                           status=status, code=code, request_id=request_id, body=body)
         if status == 403:
             exc.hint = "grant the onboarding identity the Graph application permissions %s, %s and %s" % (
@@ -639,8 +646,8 @@ class AppSetup:
         local_tenant_deadline = self.clock() + min(self.timeout, 30.0)
         while True:
             try:
-                return getattr(self.client, method.lower())("graph", path, json=json, headers=headers,
-                                                             idempotent=idempotent)
+                call = getattr(self.client, method.lower())
+                return call("graph", path, json=json, headers=headers, idempotent=idempotent)
             except MtpApiError as exc:
                 status, code, message, details = error_info(exc)
                 kind = classify(status, code, message, details, fresh=fresh)
@@ -673,7 +680,7 @@ class AppSetup:
                 else:
                     raise
                 self.sleep(delay)
-                delay = min(delay * 2, 10.0)
+                delay = min(delay * 2, LAG_DELAY_CAP)
 
     # --- reads ------------------------------------------------------------------------------------
     def read(self, requests):
@@ -968,7 +975,7 @@ class AppSetup:
                         raise
                     return None
             self.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, LAG_DELAY_CAP)
 
     def _upsert_app(self, path, body, current):
         unique_name = self.p["unique_name"]
@@ -1175,6 +1182,10 @@ class AppSetup:
                 continue
             cred = dict(resp.json)
             self.secret_value = cred.pop("secretText", None)
+            self.partial.update({"app_id": app.get("appId"), "object_id": app.get("id"),
+                                 "credential": secret_metadata(cred)})
+            if self.secret_value is not None:
+                self.partial["client_secret"] = self.secret_value
             if self.secret_value and self.p.get("secret_dest"):
                 write_secret_file(self.p["secret_dest"], self.secret_value)
             return cred
@@ -1225,8 +1236,7 @@ class AppSetup:
             result.update({"changed": self.changed, "plan": self.plan,
                            "diff": {"before": {"application": None}, "after": {"application": None}}})
             return result
-        sp, _assignments, grants, _fics = self.read_client_side(app) if not self._grants_read_needed() else \
-            self._read_for_absent(app)
+        sp, grants = self._read_for_absent(app)
         result.update({"app_id": app["appId"], "object_id": app["id"], "service_principal_id": (sp or {}).get("id")})
         for grant in grants:
             path = "/oauth2PermissionGrants/%s" % grant["id"]
@@ -1258,16 +1268,13 @@ class AppSetup:
             "after": {"application": None, "service_principal": False, "grants": 0}}})
         return result
 
-    def _grants_read_needed(self):
-        return True
-
     def _read_for_absent(self, app):
         items = [("sp", "/servicePrincipals(appId='%s')?$select=id,appId" % app["appId"], False),
                  ("grants", "/servicePrincipals(appId='%s')/oauth2PermissionGrants" % app["appId"], False)]
         res = self._batch(items)
         sp = res["sp"][1] if res["sp"][0] == 200 else None
         grants = res["grants"][1].get("value", []) if res["grants"][0] == 200 else []
-        return sp, [], grants, []
+        return sp, grants
 
     def _purge(self, path):
         """The deleted app shows up in deletedItems after replication: retry 404 until the timeout."""
@@ -1444,4 +1451,4 @@ class ReadinessProbe:
                 raise MtpError("wait_for_ready: the new credential was not ready within replication_timeout (%s)"
                                % last)
             self.sleep(delay)
-            delay = min(delay * 2, 10.0)
+            delay = min(delay * 2, LAG_DELAY_CAP)

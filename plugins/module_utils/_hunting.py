@@ -783,7 +783,7 @@ class SplitExport:
     """
 
     def __init__(self, fetch, windows, max_rows_per_call=ROW_CAP, min_window=datetime.timedelta(seconds=1),
-                 max_calls=2000):
+                 max_calls=500):
         self.fetch = fetch
         self.windows = list(windows)
         self.max_rows_per_call = max_rows_per_call

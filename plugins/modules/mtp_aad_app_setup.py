@@ -29,7 +29,7 @@ description:
     (delegated permissions). These are Tier-0 grade; use a short-lived onboarding identity, separate from the
     identity that then runs hunting queries.
 author:
-  - m365.defender contributors
+  - m365.defender contributors (@m365-defender)
 options:
   unique_name:
     description:
@@ -315,8 +315,9 @@ credential:
 client_secret:
   description:
     - The new client secret. Returned only by the run that created it; Graph never shows it again.
+    - Also returned when a later step fails (for example O(wait_for_ready) timing out), with RV(app_id).
     - "Put C(no_log: true) on the task."
-  returned: when a secret was created
+  returned: when a secret was created (also on failure)
   type: str
 plan:
   description: The Graph writes made (or, in check mode, that would be made).
@@ -360,7 +361,7 @@ def argument_spec():
         purge_permissions=dict(type="bool", default=False),
         credential=dict(type="str", choices=["secret", "certificate", "federated", "none"], default="secret"),
         rotate_before_days=dict(type="int", default=30),
-        secret_lifetime_days=dict(type="int", default=365),
+        secret_lifetime_days=dict(type="int", default=365, no_log=False),
         secret_dest=dict(type="path"),
         certificate=dict(type="dict", options=dict(path=dict(type="path"), content=dict(type="str"))),
         federated=dict(type="dict", options=dict(
@@ -398,6 +399,7 @@ def run(module):
     if params.get("wait_for_ready") and not module.check_mode:
         probe = ReadinessProbe(params, session=client.session)
     setup = AppSetup(client, params, check_mode=module.check_mode, warn=module.warn, probe=probe)
+    module.app_setup = setup
     result = setup.run()
     result["tenant_id"] = params.get("tenant_id")
     diff = result.pop("diff", None)
@@ -411,7 +413,11 @@ def main():
     try:
         result = run(module)
     except MtpError as exc:
-        module.fail_json_mtp(exc)
+        # a secret created before the failure (e.g. wait_for_ready timed out) is returned, never lost
+        partial = dict(getattr(getattr(module, "app_setup", None), "partial", None) or {})
+        if partial:
+            partial["changed"] = True
+        module.fail_json_mtp(exc, **partial)
     module.exit_json(**result)
 
 

@@ -2,7 +2,8 @@
 
 One :class:`HuntingEngine` per tenant holds an in-memory DuckDB database, filled lazily on the first query
 (:mod:`.generator`). Each query runs on its own cursor; a Graph ``Timespan`` is applied by shadowing every table
-with a TEMP view restricted to the window on that cursor, so the query text runs exactly as received.
+with a TEMP view restricted to the window on that cursor. The text runs as received except for the rewrites of
+:func:`.compat.normalise` (Kusto's deprecated aliases, ``extract_json(..., typeof(T))``, an unnamed ``mv-expand f(c)``).
 
 Errors never escape as anything but :class:`HuntingError` (status + message in the real service's words).
 """
@@ -22,8 +23,10 @@ import duckdb
 import duckdb_kql
 from duckdb_kql.types import kusto_type
 
-from . import generator
+from . import compat, generator
 from .tables import API_TYPE, TABLES
+
+compat.install_functions()  # extract_json, url_encode, set_difference: see compat.EXTRA_FUNCTIONS
 
 UTC = dt.timezone.utc
 ROW_LIMIT = 100_000
@@ -169,6 +172,8 @@ def classify_error(exc: BaseException) -> HuntingError:
         hint = f" ({exc.hint})" if exc.hint else ""
         if exc.hint and "parameter" in exc.hint:
             return HuntingError(400, f"Query parameter '{exc.name}' has no value{hint}.")
+        if exc.hint and exc.hint.startswith("unknown table"):
+            return HuntingError(400, f"Failed to resolve table or column expression named '{exc.name}'")
         return HuntingError(400, f"'project' operator: Failed to resolve scalar expression named '{exc.name}'")
     if isinstance(exc, duckdb_kql.KqlUnsupportedError):
         where = f" at line [{exc.span.line},{exc.span.column + 1}]" if exc.span else ""
@@ -256,7 +261,8 @@ class HuntingEngine:
                                 f'SELECT * FROM "{self._catalog}".main."{table}" '
                                 f"WHERE \"Timestamp\" >= TIMESTAMP '{lo}' AND \"Timestamp\" <= TIMESTAMP '{hi}'")
             try:
-                rel = duckdb_kql.kql(cur, query, allow_write=False)
+                # The received text stays what is logged and reported; only the executed text is normalised.
+                rel = duckdb_kql.kql(cur, compat.normalise(query), allow_write=False)
                 if rel is None:
                     raise HuntingError(400, "The query returned no tabular result.")
                 names = list(rel.columns)

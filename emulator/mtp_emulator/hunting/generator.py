@@ -516,6 +516,22 @@ def _column_expr(table: str, col: str, kind: str, dims: Dimensions) -> str:  # n
             "RecommendedSecurityUpdateId": "'KB5046617'",
             "CveTags": "'[]'::JSON", "CveMitigationStatus": "''", "AadDeviceId": "d.AadDeviceId",
         },
+        "DeviceTvmSecureConfigurationAssessment": {
+            # scid-2010: Defender AV mode (Context [["0"]] active, "1" passive, "4" EDR blocked); scid-2011: AV
+            # signature/engine/update-time/product versions; scid-91: an ASR rule setting.
+            "OSPlatform": "d.OSPlatform",
+            "ConfigurationId": _pick(["scid-2010", "scid-2011", "scid-91"], "scid"),
+            "ConfigurationCategory": "'Security controls'",
+            "ConfigurationSubcategory": _pick(["Antivirus", "Antivirus", "Attack Surface Reduction"], "scid"),
+            "ConfigurationImpact": "(1 + hash(b.i, b.seed, 'imp') % 9)::DOUBLE",
+            "IsApplicable": "TRUE", "IsCompliant": "(hash(b.i, b.seed, 'cmp') % 5 <> 0)",
+            "IsExpectedUserImpact": "FALSE",
+            "Context": "(CASE " + _pick(["scid-2010", "scid-2011", "scid-91"], "scid")
+                       + " WHEN 'scid-2010' THEN json_array(json_array(" + _pick(["0", "0", "1", "4"], "avm") + "))"
+                       " WHEN 'scid-2011' THEN json_array(json_array('1.421.1203.0', '1.1.24090.11', "
+                       "strftime(b.ts - INTERVAL 1 DAY, '%m/%d/%Y %H:%M:%S'), '4.18.24090.11'))"
+                       " ELSE json_array() END)",
+        },
         "EmailPostDeliveryEvents": {
             "Action": _pick(["Soft delete", "Moved to junk folder", "Hard delete"], "act"),
             "ActionTrigger": _pick(["SpecialAction", "AdminAction", "Zap"], "trig"), "ActionResult": "'Success'",

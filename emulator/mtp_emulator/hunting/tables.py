@@ -186,6 +186,10 @@ TABLES: dict[str, list[tuple[str, str]]] = {
         "DeviceId, DeviceName, OSPlatform, OSVersion, OSArchitecture, SoftwareVendor, SoftwareName, SoftwareVersion, "
         "CveId, VulnerabilitySeverityLevel, RecommendedSecurityUpdate, RecommendedSecurityUpdateId, "
         "CveTags:dynamic, CveMitigationStatus, AadDeviceId"),
+    "DeviceTvmSecureConfigurationAssessment": _cols(
+        "DeviceId, DeviceName, OSPlatform, Timestamp:datetime, ConfigurationId, ConfigurationCategory, "
+        "ConfigurationSubcategory, ConfigurationImpact:real, IsApplicable:bool, IsCompliant:bool, "
+        "IsExpectedUserImpact:bool, Context:dynamic"),
     "EmailPostDeliveryEvents": _cols(
         "Timestamp:datetime, NetworkMessageId, InternetMessageId, Action, ActionType, ActionTrigger, ActionResult, "
         "RecipientEmailAddress, DeliveryLocation, ThreatTypes, DetectionMethods, ReportId"),
@@ -199,7 +203,8 @@ EVENT_TABLES = ("DeviceProcessEvents", "DeviceNetworkEvents", "DeviceFileEvents"
                 "DeviceLogonEvents", "DeviceRegistryEvents", "DeviceImageLoadEvents", "EmailEvents",
                 "EmailAttachmentInfo", "EmailUrlInfo", "IdentityLogonEvents", "IdentityQueryEvents",
                 "CloudAppEvents", "IdentityDirectoryEvents", "DeviceNetworkInfo", "DeviceFileCertificateInfo",
-                "DeviceTvmSoftwareVulnerabilities", "EmailPostDeliveryEvents", "UrlClickEvents")
+                "DeviceTvmSoftwareVulnerabilities", "DeviceTvmSecureConfigurationAssessment", "EmailPostDeliveryEvents",
+                "UrlClickEvents")
 
 
 def column_type(table: str, column: str) -> str:

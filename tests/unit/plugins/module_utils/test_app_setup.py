@@ -35,8 +35,12 @@ INTEGRATION_CONFIG = "7c6f6912-60e9-4fcd-bb2a-c25bc35e8c59"
 
 @pytest.fixture(scope="module")
 def sp_docs():
-    with open(FIRST_PARTY) as handle:
-        data = json.load(handle)
+    """The emulator's recorded first-party SP documents (from the checkout, else the installed emulator)."""
+    if os.path.exists(FIRST_PARTY):
+        with open(FIRST_PARTY) as handle:
+            data = json.load(handle)
+    else:
+        data = pytest.importorskip("mtp_emulator.seed").first_party()
     docs = {}
     for app_id, doc in data.items():
         docs[app_id] = dict(doc, id="sp-" + app_id[:8], appId=app_id)
@@ -110,8 +114,8 @@ def test_guid_escape_hatch_and_shared_id(sp_docs):
     req = m.merge_requests([{"resource": "wdatp", "application": [INTEGRATION_CONFIG],
                              "delegated": [INTEGRATION_CONFIG]}], [])
     resolved = m.resolve_permissions(req, sp_docs)
-    assert [(p["type"], p["name"]) for p in resolved] == [("application", "IntegrationConfiguration.ReadWrite"),
-                                                           ("delegated", "IntegrationConfiguration.ReadWrite")]
+    assert [(p["type"], p["name"]) for p in resolved] == [
+        ("application", "IntegrationConfiguration.ReadWrite"), ("delegated", "IntegrationConfiguration.ReadWrite")]
     req = m.merge_requests([{"resource": "mtp", "application": [ADV_HUNTING_SCOPE]}], [])
     with pytest.raises(MtpConfigError, match="is a delegated scope"):
         m.resolve_permissions(req, sp_docs)
@@ -269,7 +273,12 @@ def test_error_info_reads_graph_envelope():
 # ConnectionError, as over a socket).
 # =========================================================================================================
 
-emulator_seed = pytest.importorskip("mtp_emulator.seed")
+try:
+    from mtp_emulator import seed as emulator_seed
+except ImportError:  # the whole-run tests below need the emulator package (tests/unit/requirements.txt)
+    emulator_seed = None
+
+needs_emulator = pytest.mark.skipif(emulator_seed is None, reason="mtp_emulator is not installed")
 
 
 class _WsgiAdapter(object):
@@ -368,6 +377,7 @@ FULL = dict(presets=["hunting"], permissions=[{"resource": "mtp", "application":
                                                "delegated": ["AdvancedHunting.Read"]}])
 
 
+@needs_emulator
 def test_first_run_then_noop_is_two_requests_zero_writes():
     emu = Emu()
     first = emu.run(**FULL)
@@ -397,6 +407,7 @@ def test_first_run_then_noop_is_two_requests_zero_writes():
     assert second["diff"]["before"] == second["diff"]["after"]
 
 
+@needs_emulator
 def test_check_mode_writes_nothing_and_predicts():
     emu = Emu()
     emu.reset_stats()
@@ -413,6 +424,7 @@ def test_check_mode_writes_nothing_and_predicts():
     assert result["diff"]["before"]["application"] is None
 
 
+@needs_emulator
 def test_adding_a_permission_then_purge():
     emu = Emu()
     emu.run(presets=["hunting"])
@@ -429,6 +441,7 @@ def test_adding_a_permission_then_purge():
     assert emu.run(presets=["hunting"], purge_permissions=True)["changed"] is False
 
 
+@needs_emulator
 def test_rotation_when_secret_nears_expiry():
     emu = Emu()
     first = emu.run(presets=["hunting"], secret_lifetime_days=20)
@@ -441,6 +454,7 @@ def test_rotation_when_secret_nears_expiry():
     assert emu.run(presets=["hunting"], rotate_before_days=30)["changed"] is False
 
 
+@needs_emulator
 def test_bad_input_changes_nothing():
     emu = Emu()
     emu.reset_stats()
@@ -457,6 +471,7 @@ def test_bad_input_changes_nothing():
     assert not emu.apps("mtp-soc")
 
 
+@needs_emulator
 def test_caller_without_application_readwrite_gets_403_naming_the_role():
     emu = Emu(roles=["Application.Read.All"])
     with pytest.raises(MtpApiError) as exc:
@@ -466,6 +481,7 @@ def test_caller_without_application_readwrite_gets_403_naming_the_role():
     assert not emu.apps("mtp-soc")
 
 
+@needs_emulator
 def test_commit_then_reset_on_every_write_leaves_exactly_one_app():
     emu = Emu()
     emu.state.config.faults.reset = {"PATCH /v1.0/*": "after", "POST /v1.0/servicePrincipals*": "after",
@@ -480,6 +496,7 @@ def test_commit_then_reset_on_every_write_leaves_exactly_one_app():
     assert emu.run(credential="none", **FULL)["changed"] is False
 
 
+@needs_emulator
 def test_lost_addpassword_answer_leaves_no_orphan_secret():
     emu = Emu()
     emu.run(presets=["hunting"], credential="none")
@@ -489,6 +506,7 @@ def test_lost_addpassword_answer_leaves_no_orphan_secret():
     assert emu.apps("mtp-soc")[0]["passwordCredentials"] == []
 
 
+@needs_emulator
 def test_adopt_by_app_id_and_by_display_name():
     emu = Emu()
     legacy = emu.tenant.directory.add("application", {"appId": "aaaaaaaa-0000-4000-8000-000000000001",
@@ -516,6 +534,7 @@ def test_adopt_by_app_id_and_by_display_name():
         emu.run(unique_name="mtp-twin", display_name="Twin", adopt_by_display_name=True, credential="none")
 
 
+@needs_emulator
 def test_absent_soft_delete_then_restore_then_purge():
     emu = Emu()
     first = emu.run(**FULL)
@@ -532,6 +551,7 @@ def test_absent_soft_delete_then_restore_then_purge():
     assert not emu.apps("mtp-soc", deleted=True) and not emu.apps("mtp-soc")
 
 
+@needs_emulator
 def test_federated_credential_is_upserted_by_name():
     emu = Emu()
     fed = {"name": "github-main", "issuer": "https://token.actions.githubusercontent.com",
@@ -542,3 +562,15 @@ def test_federated_credential_is_upserted_by_name():
     changed = emu.run(presets=["hunting"], credential="federated", federated=dict(fed, subject="repo:org/repo:x"))
     assert changed["changed"] is True
     assert changed["diff"]["before"]["credential"]["subject"] == fed["subject"]
+
+
+@needs_emulator
+def test_absent_in_check_mode_writes_nothing():
+    emu = Emu()
+    emu.run(**FULL)
+    emu.reset_stats()
+    predicted = emu.run(check_mode=True, state="absent")
+    assert predicted["changed"] is True
+    assert [s["method"] for s in predicted["plan"]] == ["DELETE", "DELETE", "DELETE"]  # grant, SP, app
+    assert emu.stats()["graph_directory_writes"] == 0
+    assert len(emu.apps("mtp-soc")) == 1

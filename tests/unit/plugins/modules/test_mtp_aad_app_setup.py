@@ -104,3 +104,27 @@ def test_graph_error_becomes_a_clean_failure(capsys):
     assert out["failed"] is True and out["status"] == 403
     assert "Application.ReadWrite.All" in out["msg"]
     assert "caller-secret-value" not in json.dumps(out)
+
+
+def test_secret_survives_a_failed_readiness_probe(capsys):
+    emu = harness.Emu()
+
+    class NeverReady(object):
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, *args, **kwargs):
+            from ansible_collections.m365.defender.plugins.module_utils._errors import MtpError
+            raise MtpError("wait_for_ready: the new credential was not ready within replication_timeout")
+
+    original = mtp_aad_app_setup.ReadinessProbe
+    mtp_aad_app_setup.ReadinessProbe = NeverReady
+    try:
+        out = run_module({"display_name": "Slow", "presets": ["hunting"], "wait_for_ready": True}, capsys, emu=emu)
+    finally:
+        mtp_aad_app_setup.ReadinessProbe = original
+    assert out["failed"] is True and "not ready" in out["msg"]
+    assert out["changed"] is True
+    assert len(out["client_secret"]) >= 16 and out["app_id"]
+    app = emu.apps("mtp-slow")[0]
+    assert [c["keyId"] for c in app["passwordCredentials"]] == [out["credential"]["key_id"]]
