@@ -72,7 +72,7 @@ def run_measured(argv, env=None, stdin=None):
     return elapsed, out
 
 
-def rss_of(argv, env=None):
+def rss_of(argv, env=None, may_fail=False):
     """(seconds, peak RSS MiB, stdout) — run through os.posix_spawn + wait4 so the RSS is the child's own."""
     started = time.perf_counter()
     r, w = os.pipe()
@@ -88,7 +88,7 @@ def rss_of(argv, env=None):
     _pid, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - started
     out = b"".join(chunks)
-    if status:
+    if status and not may_fail:
         raise RuntimeError("%s failed (%s): %s" % (argv[:3], status, out[-2000:].decode("utf-8", "replace")))
     return elapsed, usage.ru_maxrss / 1024.0, out
 
@@ -124,6 +124,8 @@ def main() -> int:
         import requests
         s = requests.Session()
         s.verify, s.trust_env = ep["ca_path"], False
+        # the benchmark makes far more than 45 calls a minute: lift the emulated call-rate quota
+        s.patch(ep["control_url"] + "/config", json={"quota_scale": 1000}).raise_for_status()
         token = s.post("%s/%s/oauth2/v2.0/token" % (ep["authority_host"], tenant["id"]), data={
             "grant_type": "client_credentials", "client_id": conn["client_id"], "client_secret": conn["client_secret"],
             "scope": "https://graph.microsoft.com/.default"}).json()["access_token"]
@@ -161,6 +163,7 @@ def main() -> int:
             json.dump({"ANSIBLE_MODULE_ARGS": dict(conn, query=EXPORT_QUERY, dest=dest)}, fh)
         idle_args = os.path.join(tmp, "idle.json")
         with open(idle_args, "w") as fh:
+            # fails on its bad timespan after every import and the argument parsing: the idle footprint
             json.dump({"ANSIBLE_MODULE_ARGS": dict(conn, query="print 1", timespan="bad")}, fh)
         floor_py = os.path.join(tmp, "floor.py")
         with open(floor_py, "w") as fh:
@@ -176,7 +179,7 @@ def main() -> int:
             t, rss, out = rss_of([PY, floor_py, ep_file, json.dumps(tenant), dest + ".floor", EXPORT_QUERY], env=env)
             runs["floor"].append((t, rss))
             payload = int(out.strip())
-        idle_t, idle_rss, _ = rss_of([PY, module, idle_args], env=mod_env)
+        idle_t, idle_rss, _ = rss_of([PY, module, idle_args], env=mod_env, may_fail=True)
         with open(dest) as fh:
             lines = sum(1 for _ in fh)
         m_t = statistics.median(t for t, _ in runs["module"])

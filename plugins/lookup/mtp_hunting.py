@@ -35,7 +35,7 @@ options:
     description:
       - A UTF-8 file holding the query when no term is given, looked up like the P(ansible.builtin.file#lookup)
         lookup (the play's or role's C(files) directory for a relative path).
-    type: path
+    type: str
   api:
     description: V(graph) (Microsoft Graph, C(ThreatHunting.Read.All)) or V(mtp) (legacy, C(AdvancedHunting.Read.All)).
     type: str
@@ -82,6 +82,8 @@ _raw:
   elements: dict
 """
 
+import os
+
 from ansible.errors import AnsibleLookupError
 
 from ansible_collections.m365.defender.plugins.module_utils._hunting import ROW_CAP, Hunt
@@ -97,7 +99,8 @@ class LookupModule(MtpLookupBase):
         if terms and (query is not None or query_file is not None):
             raise AnsibleLookupError("mtp_hunting: give the query as a term or as query/query_file, not both")
         if query_file is not None:
-            found = self.find_file_in_search_path(variables, "files", query_file, ignore_missing=True)
+            found = self.find_file_in_search_path(variables, "files", os.path.expanduser(query_file),
+                                                  ignore_missing=True)
             query_file = found or query_file
         common = dict(api=self.get_option("api"), parameters=self.get_option("parameters"),
                       timespan=self.get_option("timespan"), max_rows=self.get_option("max_rows"))

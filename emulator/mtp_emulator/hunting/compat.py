@@ -156,23 +156,27 @@ _MAKE_LIST = {"make_list", "make_set", "makelist", "makeset"}
 
 
 def _is_datetime(ctx, lets, depth: int = 0) -> bool:
-    """Whether expression *ctx* is a datetime by construction: it contains a datetime literal or a call to a
-    function returning one (and no timespan-only form), or is a name ``let``-bound to such an expression."""
-    if depth > 3:
+    """Whether expression *ctx* is a datetime by construction: a datetime literal, a call to a function returning
+    one, ``(d)``, ``d +/- <timespan literal>``, or a name ``let``-bound to such an expression."""
+    if depth > 8:
         return False
+    node = _collapse(ctx)
+    if _is(node, "DateTimeLiteralExpressionContext"):
+        return True
+    if _is(node, "NamedFunctionCallExpressionContext"):
+        return _call_parts(node)[0].getText().lower() in _DATETIME_FUNCTIONS
+    if _is(node, "ParenthesizedExpressionContext") and len(node.children) == 3:
+        return _is_datetime(node.children[1], lets, depth + 1)
+    if _is(node, "AdditiveExpressionContext"):
+        left, *ops = node.children
+        for op in ops:  # each: '+' or '-' then its operand
+            if not _is(op, "AdditiveOperationContext") or len(op.children) != 2 \
+                    or not _is(_collapse(op.children[1]), "TimeSpanLiteralExpressionContext"):
+                return False
+        return _is_datetime(left, lets, depth + 1)
     name = _bare_name(ctx)
-    if name is not None:
-        value = lets.get(name.lower())
-        return value is not None and _is_datetime(value, lets, depth + 1)
-    for n in _walk(ctx):
-        if _is(n, "DateTimeLiteralExpressionContext"):
-            return True
-        if _is(n, "NamedFunctionCallExpressionContext") and _call_parts(n)[0].getText().lower() in _DATETIME_FUNCTIONS:
-            return True
-        if name is None:
-            ref = _bare_name(n) if _is(n, "SimpleNameReferenceContext") else None
-            if ref is not None and ref.lower() in lets and _is_datetime(lets[ref.lower()], lets, depth + 1):
-                return True
+    if name is not None and name.lower() in lets:
+        return _is_datetime(lets[name.lower()], lets, depth + 1)
     return False
 
 
