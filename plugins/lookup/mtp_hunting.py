@@ -18,7 +18,7 @@ description:
     O(query_file) is run.
   - Clients and tokens are cached for the life of the controller process, so several lookups sign in once.
 author:
-  - m365.defender contributors
+  - m365.defender contributors (@m365-defender)
 extends_documentation_fragment:
   - m365.defender.auth.plugins
   - m365.defender.connection.plugins

@@ -407,6 +407,8 @@ def normalise_datetime_cell(value):
     """ISO-8601 with ``Z``; fractional digits kept as sent; non-UTC offsets converted to UTC."""
     if not isinstance(value, str):
         return value
+    if len(value) >= 20 and value[10] == "T" and value[-1] == "Z" and value[19] in ".Z":
+        return value  # already ISO-8601 UTC with Z (the services' form)
     m = _ISO_CELL.match(value.strip())
     if not m:
         return value
@@ -888,13 +890,11 @@ def _response_body(response):
         return response.json
     raw = getattr(response, "response", None)
     if raw is not None:
-        content = raw.content
         try:
-            return json.loads(content.decode("utf-8") if isinstance(content, bytes) else content)
+            # bytes straight to the parser (UTF-8 by RFC 8259): no decoded copy of a large body
+            return json.loads(raw.content)
         except ValueError:
             raise MtpApiError("The hunting response is not JSON", status=response.status)
-        finally:
-            del content
     try:
         return json.loads(response.text or "")
     except ValueError:

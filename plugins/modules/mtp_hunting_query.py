@@ -22,7 +22,7 @@ description:
     (100,000 rows) or fails with a result-size or preemption error is halved and run again.
   - The legacy MTP hunting API stops returning data on 2027-02-01; use O(api=graph).
 author:
-  - m365.defender contributors
+  - m365.defender contributors (@m365-defender)
 extends_documentation_fragment:
   - m365.defender.auth
   - m365.defender.connection

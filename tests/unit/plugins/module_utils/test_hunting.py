@@ -20,8 +20,8 @@ import pytest
 from ansible_collections.m365.defender.plugins.module_utils import _hunting as h
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError, MtpConfigError
 
-hypothesis = pytest.importorskip("hypothesis")
-duckdb_kql = pytest.importorskip("duckdb_kql")
+# duckdb-kql comes with the mtp-emulator test requirement; hypothesis is in tests/unit/requirements.txt
+import duckdb_kql  # noqa: E402
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 UTC = datetime.timezone.utc
@@ -237,7 +237,8 @@ ROWS = [{"T": "2024-05-01T10:15:00Z", "N": 1, "S": 'a,"b"\nc', "O": {"k": "é"},
 COLUMNS = ["T", "N", "S", "O", "B", "X"]
 
 
-def export(path, fmt, rows=ROWS, check_mode=False):
+def export(path, fmt, rows=None, check_mode=False):
+    rows = ROWS if rows is None else rows
     with h.ExportWriter(str(path), fmt, check_mode=check_mode) as writer:
         writer.begin(COLUMNS)
         for row in rows:
@@ -423,7 +424,7 @@ def test_split_halves_windows_at_the_cap_and_keeps_order():
     export_, got = run_split(service, h.plan_windows(start, end, 2), cap=10)
     assert got == list(range(48))
     assert export_.halvings > 0 and not export_.truncated
-    starts = [s for s, _ in service.calls]
+    starts = [s for s, dummy in service.calls]
     assert len(starts) == export_.calls
 
 
@@ -456,7 +457,7 @@ def test_split_dedupes_boundary_rows_only_against_previous_window():
         return [{"name": "A", "type": "String"}], [{"A": "y"}, {"A": "z"}], None
     windows = h.plan_windows(datetime.datetime(2024, 1, 1, tzinfo=UTC), datetime.datetime(2024, 1, 3, tzinfo=UTC), 2)
     export_ = h.SplitExport(fetch, windows)
-    got = [r["A"] for _, _, rows in export_ for r in rows]
+    got = [r["A"] for info, schema, rows in export_ for r in rows]
     assert got == ["x", "x", "y", "z"] and export_.duplicates_dropped == 1
 
 
@@ -472,6 +473,6 @@ def test_split_stops_halving_when_a_half_repeats_its_parent():
         return [{"name": "i", "type": "Int64"}], [{"i": i} for i in range(50)], None
 
     export_ = h.SplitExport(fetch, h.plan_windows(NOW - datetime.timedelta(days=30), NOW, 2), max_rows_per_call=10)
-    got = [len(rows) for _, _, rows in export_]
+    got = [len(rows) for info, schema, rows in export_]
     assert export_.truncated and len(calls) == 6 and export_.halvings == 2
     assert got == [50, 0]  # the second window repeats the first: its rows are boundary duplicates

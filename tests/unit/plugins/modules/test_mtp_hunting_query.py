@@ -111,7 +111,7 @@ def test_bad_split_by(capsys):
 
 # ---- against the emulator --------------------------------------------------------------------------------------
 
-emulator_server = pytest.importorskip("mtp_emulator.server")
+from mtp_emulator import server as emulator_server  # noqa: E402  (tests/unit/requirements.txt: mtp-emulator)
 
 
 @pytest.fixture(scope="module")
@@ -190,3 +190,37 @@ def test_failed_run_leaves_existing_dest(capsys, emulator, online, tmp_path):
     assert result["failed"] is True and result["status"] == 400
     assert dest.read_text() == "precious"
     assert not [name for name in os.listdir(str(tmp_path)) if name.startswith(".keep.json.")]
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def hunting_client(emulator):
+    """The collection's real MtpClient (MSAL client credentials) on the emulator, quota lifted for many calls."""
+    from ansible_collections.m365.defender.plugins.module_utils._authenticator import MtpAuthenticator
+    from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
+    from ansible_collections.m365.defender.plugins.module_utils._http import MtpClient, build_session
+    from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter
+
+    emulator.state.config.quota_scale = 1000.0
+    ep = emulator.endpoints
+    tenant = ep["tenants"][0]
+    adapter = MtpOptionAdapter.from_dict(dict(
+        auth_method="client_secret", tenant_id=tenant["id"], client_id=tenant["hunting_app"]["client_id"],
+        client_secret=tenant["hunting_app"]["client_secret"], authority_host=ep["authority_host"],
+        graph_url=ep["graph_url"], api_url=ep["api_url"], ca_path=ep["ca_path"], token_cache=False))
+    session = build_session(adapter)
+    endpoints = resolve_endpoints(adapter)
+    yield MtpClient(adapter, authenticator=MtpAuthenticator(adapter, endpoints=endpoints, session=session),
+                    session=session, endpoints=endpoints)
+    emulator.state.config.quota_scale = 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(value=st.text(max_size=40), api=st.sampled_from(["graph", "mtp"]))
+def test_any_string_parameter_survives_the_service(hunting_client, value, api):
+    from ansible_collections.m365.defender.plugins.module_utils._hunting import Hunt
+
+    result = Hunt(api=api, query="print v = p, w = 1", parameters={"p": value}).run(hunting_client)
+    assert result["results"] == [{"v": value, "w": 1}]
