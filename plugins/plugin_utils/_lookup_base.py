@@ -29,6 +29,7 @@ import json
 import threading
 import time
 
+from ansible import constants as C
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
@@ -110,8 +111,23 @@ class MtpLookupBase(LookupBase):
     """Base of the collection's lookups (see the module docstring)."""
 
     def mtp_set_options(self, variables=None, **kwargs):
-        """``set_options(var_options=variables, direct=kwargs)``: call first in ``run()``."""
-        self.set_options(var_options=variables, direct=kwargs)
+        """``set_options(var_options=variables, direct=kwargs)``: call first in ``run()``.
+
+        Lookups get the play's variables untemplated, so the variables this plugin reads (the ``vars:`` of its
+        options, such as ``mtp_tenant_id: "{{ tenant.id }}"``) are templated here, before their types are
+        applied. Values given directly to the lookup are already templated and are left alone.
+        """
+        self.set_options(var_options=self._templated_var_options(variables), direct=kwargs)
+
+    def _templated_var_options(self, variables):
+        if not variables or self._templar is None:
+            return variables
+        definitions = C.config.get_configuration_definitions(self.plugin_type, self._load_name) or {}
+        names = set()
+        for definition in definitions.values():
+            for entry in definition.get("vars") or []:
+                names.add(entry.get("name"))
+        return dict((name, self._templar.template(variables[name])) for name in names if name in variables)
 
     def mtp_adapter(self):
         return MtpOptionAdapter.from_ansible_plugin(self)
