@@ -105,8 +105,8 @@ def test_device_code_login_runs_on_the_controller_with_module_defaults(collectio
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", ANSIBLE_STDOUT_CALLBACK="default",
                ANSIBLE_PYTHON_INTERPRETER=sys.executable, ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
                ANSIBLE_LOCALHOST_WARNING="0")
-    playbook = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    proc = subprocess.run([playbook, str(collection / "play.yml")], cwd=str(collection), env=env,
+    # ansible-test's venv has no ansible-playbook script: run the CLI module with this interpreter
+    proc = subprocess.run([sys.executable, "-m", "ansible.cli.playbook", str(collection / "play.yml")], cwd=str(collection), env=env,
                           capture_output=True, text=True, timeout=240, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
