@@ -8,11 +8,14 @@ export PATH="$venv/bin:$PATH"
 rm -rf "$build"; mkdir -p "$build/collections"
 cd "$root"
 ansible-galaxy collection build --force --output-path "$build" . >/dev/null
-ansible-galaxy collection install --force -p "$build/collections" "$build"/m365-defender-*.tar.gz >/dev/null
+ANSIBLE_COLLECTIONS_PATH="$build/collections" ansible-galaxy collection install --force -p "$build/collections" "$build"/m365-defender-*.tar.gz >/dev/null
 echo "installed m365.defender into $build/collections"
 emu="$build/emulator"
 trap 'bash "$root/tools/emulator_ctl.sh" stop "$emu"' EXIT
 bash "$root/tools/emulator_ctl.sh" start "$venv" "$emu"
 echo "emulator up: $(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["base_url"])' "$emu/endpoints.json")"
-ANSIBLE_COLLECTIONS_PATH="$build/collections" ANSIBLE_STDOUT_CALLBACK=default \
-  ansible-playbook -i localhost, -c local "$root/playbooks/demo.yml" -e "emulator_endpoints_file=$emu/endpoints.json"
+mkdir -m 0700 -p "$build/secrets"
+ANSIBLE_COLLECTIONS_PATH="$build/collections" ANSIBLE_STDOUT_CALLBACK=default ANSIBLE_LOCALHOST_WARNING=false \
+  ansible-playbook -i localhost, -c local "$root/playbooks/demo.yml" \
+  -e "emulator_endpoints_file=$emu/endpoints.json" -e "demo_secret_dir=$build/secrets" \
+  -e "ansible_python_interpreter=$venv/bin/python"
