@@ -44,5 +44,8 @@ options: {}
 attributes:
   check_mode:
     support: full
-    description: This module only reads from the APIs and behaves the same with or without check mode.
+    description:
+      - This module only reads from the APIs, so it runs in check mode too.
+      - A file it would write (O(ignore:dest) where the module has it) is not written in check mode; the result predicts
+        whether it would change.
 '''

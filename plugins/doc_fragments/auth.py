@@ -23,8 +23,8 @@ options:
         or user-assigned when O(client_id) is set). Needs the C(azure-identity) Python library.
       - V(azure_cli) uses the account signed in to the Azure CLI (C(az login)). Needs C(azure-identity) and C(az).
       - V(device_code) signs a user in with the device code flow (for accounts that must pass MFA). The refresh
-        token is kept in the O(token_cache), so later tasks and runs are silent. Modules cannot show the
-        sign-in prompt, so sign in first on the controller (the lookup plugins show it).
+        token is kept in the O(token_cache), so later tasks and runs are silent. The modules' action plugins run
+        the sign-in on the controller and show its prompt in the Ansible output; the lookup plugins show it too.
       - V(access_token) uses the bearer token given in O(access_token) as is; it cannot be refreshed.
       - The environment variable E(MTP_AUTH_METHOD) is used when the option is not set.
     type: str

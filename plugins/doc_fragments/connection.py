@@ -70,8 +70,9 @@ options:
     default: true
   ca_path:
     description:
-      - PEM file of the CA certificates to trust instead of the system ones. When set, proxy and CA settings
-        from the environment (such as E(REQUESTS_CA_BUNDLE)) are ignored.
+      - PEM file of the CA certificates to trust instead of the system ones. When set, the CA settings of the
+        environment (E(REQUESTS_CA_BUNDLE), E(CURL_CA_BUNDLE)) are ignored; proxy settings (E(HTTPS_PROXY),
+        E(NO_PROXY)) still apply.
       - The environment variable E(MTP_CA_PATH) is used when the option is not set.
     type: path
   timeout:
