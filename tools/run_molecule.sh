@@ -4,6 +4,7 @@ set -euo pipefail
 venv=$(cd "$1" && pwd); build="$2"
 root=$(cd "$(dirname "$0")/.." && pwd)
 export PATH="$venv/bin:$PATH"
+export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 coll=$(bash "$root/tools/stage_collection.sh" "$build")
 export ANSIBLE_COLLECTIONS_PATH="$build"
 emu="$build/emulator"

@@ -26,6 +26,7 @@ ROUTE_MODULES = (
     "routes_graph_batch",
     "routes_graph_security",
     "routes_defender",
+    "routes_observe",
 )
 
 

@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import time
 
 try:
@@ -31,7 +32,7 @@ except ImportError:
     msal = None
     HAS_MSAL = False
 
-from ansible_collections.m365.defender.plugins.module_utils._aadsts import auth_error_from_msal
+from ansible_collections.m365.defender.plugins.module_utils._aadsts import auth_error_from_msal, describe
 from ansible_collections.m365.defender.plugins.module_utils._clouds import is_tenant_id
 from ansible_collections.m365.defender.plugins.module_utils._errors import (
     MtpAuthError,
@@ -216,11 +217,16 @@ class MsalAuthMethodBase(MtpAuthMethodBase):
         except ValueError as exc:
             text = str(exc)
             if "authority" in text.lower() or "tenant" in text.lower():
+                # MSAL re-raises the discovery failure; the one it replaced carries the service's body as text:
+                # keep its AADSTS code and meaning
+                match = re.search(r"AADSTS(\d+)", "%s %s %s" % (text, exc.__context__, exc.__cause__))
+                code = int(match.group(1)) if match else None
+                meaning, hint = describe(code) if code else (None, None)
+                advice = ("AADSTS%d: %s; %s" % (code, meaning, hint)) if meaning else "Check tenant_id and cloud"
                 raise MtpAuthError(
                     "Could not %s: the authority %s did not answer its OpenID configuration for tenant_id=%s. "
-                    "Check tenant_id and cloud (cloud=%s)" % (action, self.authority, self.tenant_id,
-                                                              self.endpoints.cloud),
-                    error="invalid_authority", hint="check tenant_id and cloud")
+                    "%s (cloud=%s)" % (action, self.authority, self.tenant_id, advice, self.endpoints.cloud),
+                    aadsts=code, error="invalid_authority", hint=hint or "check tenant_id and cloud")
             raise
 
     def token_from_result(self, result, resource, scope, action="get a token"):
