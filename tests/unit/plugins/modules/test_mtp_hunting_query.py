@@ -111,19 +111,6 @@ def test_bad_split_by(capsys):
 
 # ---- against the emulator --------------------------------------------------------------------------------------
 
-from mtp_emulator import server as emulator_server  # noqa: E402  (tests/unit/requirements.txt: mtp-emulator)
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    server = emulator_server.EmulatorServer(state_dir=str(tmp_path_factory.mktemp("emu")), proxy=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 @pytest.fixture
 def online(emulator, tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))

@@ -24,7 +24,6 @@ from ansible_collections.m365.defender.plugins.module_utils._authenticator impor
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpAuthError
 from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter
 
-from mtp_emulator import server  # noqa: E402  (installed from the wheel the test runner builds)
 
 CHILD = r"""
 import json, sys
@@ -33,16 +32,6 @@ from ansible_collections.m365.defender.plugins.module_utils._options import MtpO
 token = MtpAuthenticator(MtpOptionAdapter.from_dict(json.loads(sys.argv[1]))).get_token("mtp")
 print(json.dumps({"source": token.source, "aud": token.claims()["aud"]}))
 """
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    emu = server.EmulatorServer(state_dir=str(tmp_path_factory.mktemp("emulator")), proxy=False)
-    emu.start()
-    try:
-        yield emu
-    finally:
-        emu.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ from ansible_collections.m365.defender.plugins.module_utils._errors import MtpAp
 from ansible_collections.m365.defender.plugins.module_utils._http import MtpClient, build_session
 from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter
 
-from mtp_emulator import server as server_mod  # noqa: E402  (installed from the wheel the test runner builds)
 
 
 class Display:
@@ -25,16 +24,6 @@ class Display:
 
     def warning(self, msg):
         self.warnings.append(msg)
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory):
-    srv = server_mod.EmulatorServer(state_dir=str(tmp_path_factory.mktemp("emu")), proxy=True)
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
 
 
 def _control(emulator, method, path, **kwargs):
