@@ -514,3 +514,21 @@ def compare(actual, op: str, expected) -> bool:
         actual, expected = actual.lower(), expected.lower()
     return {"eq": actual == expected, "ne": actual != expected, "gt": actual > expected,
             "ge": actual >= expected, "lt": actual < expected, "le": actual <= expected}[op]
+
+
+def apply_update(target: dict, body: dict, status_enum: dict, tags_key: str) -> None:
+    """The PATCH semantics both APIs share: status, assignedTo, classification/determination, and the tag list
+    (``tags`` on MTP, ``customTags`` on Graph) replaced whole. Raises InvalidValue for a bad value."""
+    if "status" in body:
+        target["status"] = normalize(body["status"], status_enum, "status")
+    if "assignedTo" in body:
+        if body["assignedTo"] is not None and not isinstance(body["assignedTo"], str):
+            raise InvalidValue("assignedTo must be a string.")
+        target["assignedTo"] = body["assignedTo"]
+    if "classification" in body or "determination" in body:
+        apply_classification(target, body)
+    if tags_key in body:
+        tags = body[tags_key]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise InvalidValue(f"{tags_key} must be a list of strings.")
+        target["tags"] = list(tags)

@@ -300,19 +300,7 @@ def sorted_incidents(store) -> list[dict]:
 
 def _mtp_patch(inc: dict, body: dict, claims: dict) -> None:
     try:
-        if "status" in body:
-            inc["status"] = inc_mod.normalize(body["status"], inc_mod.STATUS, "status")
-        if "assignedTo" in body:
-            if body["assignedTo"] is not None and not isinstance(body["assignedTo"], str):
-                raise inc_mod.InvalidValue("assignedTo must be a string.")
-            inc["assignedTo"] = body["assignedTo"]
-        if "classification" in body or "determination" in body:
-            inc_mod.apply_classification(inc, body)
-        if "tags" in body:
-            tags = body["tags"]
-            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-                raise inc_mod.InvalidValue("tags must be a list of strings.")
-            inc["tags"] = list(tags)
+        inc_mod.apply_update(inc, body, inc_mod.STATUS, "tags")
         if "comment" in body:
             if not isinstance(body["comment"], str):
                 raise inc_mod.InvalidValue("comment must be a string.")

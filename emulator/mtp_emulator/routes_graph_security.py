@@ -155,19 +155,7 @@ def _graph_update(target: dict, body: dict, allowed: dict, status_enum: dict) ->
         for key in body:
             if key not in allowed and key != "@odata.type":
                 raise inc_mod.InvalidValue(f"Property '{key}' does not exist or is not writable.")
-        if "status" in body:
-            target["status"] = inc_mod.normalize(body["status"], status_enum, "status")
-        if "assignedTo" in body:
-            if body["assignedTo"] is not None and not isinstance(body["assignedTo"], str):
-                raise inc_mod.InvalidValue("assignedTo must be a string.")
-            target["assignedTo"] = body["assignedTo"]
-        if "classification" in body or "determination" in body:
-            inc_mod.apply_classification(target, body)
-        if "customTags" in body:
-            tags = body["customTags"]
-            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-                raise inc_mod.InvalidValue("customTags must be a list of strings.")
-            target["tags"] = list(tags)
+        inc_mod.apply_update(target, body, status_enum, "customTags")
         for key in ("resolvingComment", "summary", "description"):
             if key in body:
                 target[key] = body[key]
