@@ -17,7 +17,6 @@ from ansible_collections.m365.defender.plugins.module_utils._http import MtpClie
 from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter
 
 
-
 class Display:
     def __init__(self):
         self.warnings = []
