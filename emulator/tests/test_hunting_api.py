@@ -335,3 +335,30 @@ def test_delegated_token_uses_scp(emulator, hunt):
             "password": user["password"], "scope": f"{GRAPH}/ThreatHunting.Read.All"})
     assert resp.status_code == 200, resp.text
     assert hunt.graph({"Query": "DeviceInfo | take 1"}, token=resp.json()["access_token"]).status_code == 200
+
+
+def test_hunting_quota_per_hour(emulator):
+    """1,500 calls spread over the last hour (none in the last minute): the next call hits the hourly quota."""
+    import collections
+    import time
+
+    emulator.reset()
+    emulator.set_config(hunting_rows=200)
+    try:
+        tenant_id = emulator.tenant(0)["id"]
+        now = time.monotonic()
+        # the emulator's own quota windows: (tenant, quota, span) -> call times; fill the hour, leave the minute
+        windows = emulator.state.extras.setdefault("defender_quota", {})
+        windows[(tenant_id, "hunting", 3600)] = collections.deque(now - 3000 + i for i in range(1500))
+        windows[(tenant_id, "hunting", 60)] = collections.deque()
+        token = get_token(emulator, MTP)
+        with emulator.session() as s:
+            resp = s.post(emulator.url("/api/advancedhunting/run"), json={"Query": "DeviceInfo | take 1"},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        assert resp.status_code == 429, resp.text
+        assert resp.json()["error"]["code"] == "429"
+        assert resp.json()["error"]["message"] == "API calls quota exceeded! maximum allowed 1500 per 01:00:00"
+        # the oldest call leaves the hour about 600 s from now
+        assert 590 <= int(resp.headers["Retry-After"]) <= 601
+    finally:
+        emulator.reset()
