@@ -206,7 +206,7 @@ MTP_FILTER_FIELDS = {"lastUpdateTime": "updated", "createdTime": "created", "sta
                      "assignedTo": "assignedTo"}
 
 
-def _int_param(name: str, default: int | None, api: str) -> int | None:
+def int_param(name: str, default: int | None, api: str) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
@@ -379,8 +379,8 @@ def register(app: Flask, state) -> None:
         tenant, _ = authorize(state, "mtp", MTP_AUDIENCES, INC_READ_ROLES, INC_READ_SCOPES)
         check_quota(state, tenant, "incidents.list", "mtp")
         store = tenant_data(state, tenant)["incidents"]
-        top = min(_int_param("$top", MTP_TOP_MAX, "mtp"), MTP_TOP_MAX)
-        skip = _int_param("$skip", 0, "mtp")
+        top = min(int_param("$top", MTP_TOP_MAX, "mtp"), MTP_TOP_MAX)
+        skip = int_param("$skip", 0, "mtp")
         flt = request.args.get("$filter")
         items = filter_incidents(sorted_incidents(store), flt, MTP_FILTER_FIELDS, "mtp",
                                  {"status": inc_mod.STATUS})

@@ -20,8 +20,8 @@ from flask import Flask, jsonify, request
 from . import incidents as inc_mod
 from .errors import GraphError
 from .hunting import tenant_data
-from .routes_defender import (GRAPH_AUDIENCES, actor, authorize, check_quota, filter_incidents, order_items,
-                              page_links, run_hunting, setting, sorted_incidents)
+from .routes_defender import (GRAPH_AUDIENCES, actor, authorize, check_quota, filter_incidents, int_param,
+                              order_items, page_links, run_hunting, setting, sorted_incidents)
 
 UTC = dt.timezone.utc
 CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.security.huntingQueryResults"
@@ -110,33 +110,18 @@ def _json_body() -> dict:
 
 
 def _top(default: int, maximum: int, strict: bool) -> int:
-    raw = request.args.get("$top")
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise GraphError(400, "BadRequest", f"Invalid value '{raw}' for query option $top.")
+    value = int_param("$top", default, "graph")
     if value > maximum:
         if strict:
             raise GraphError(400, "", "The query specified in the URI is not valid. The limit of "
                              f"'{maximum}' for Top query has been exceeded. The value from the incoming request is "
-                             f"'{raw}'.", details=[])
+                             f"'{request.args.get('$top')}'.", details=[])
         value = maximum
     return value
 
 
 def _skip() -> int:
-    raw = request.args.get("$skip", "0")
-    try:
-        value = int(raw)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise GraphError(400, "BadRequest", f"Invalid value '{raw}' for query option $skip.")
-    return value
+    return int_param("$skip", 0, "graph")
 
 
 def _expand_alerts() -> bool:

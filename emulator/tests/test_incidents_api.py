@@ -143,6 +143,16 @@ def test_graph_list_top_limit_exact_text(api):
     assert set(error["innerError"]) == {"date", "request-id", "client-request-id"}
 
 
+@pytest.mark.parametrize("path", ["/v1.0/security/incidents", "/v1.0/security/alerts_v2"])
+@pytest.mark.parametrize("option,raw", [("$top", "abc"), ("$top", "-1"), ("$skip", "x"), ("$skip", "-5")])
+def test_graph_list_bad_paging_values_are_400(api, path, option, raw):
+    resp = api.get(path, resource=GRAPH, **{option: raw})
+    assert resp.status_code == 400
+    error = resp.json()["error"]
+    assert error["code"] == "BadRequest"
+    assert error["message"] == f"Invalid value '{raw}' for query option {option}."
+
+
 def test_graph_list_pages_with_next_link_and_expand(emulator, api):
     resp = api.get("/v1.0/security/incidents", resource=GRAPH, **{"$top": "50", "$expand": "alerts",
                                                                   "$count": "true"})
