@@ -73,7 +73,8 @@ class MtpAuthError(MtpError):
 class MtpApiError(MtpError):
     """An API call failed: HTTP status, service error code, message, and the request/tracking id."""
 
-    def __init__(self, msg, status=None, code=None, request_id=None, target=None, body=None, hint=None):
+    def __init__(self, msg, status=None, code=None, request_id=None, target=None, body=None, hint=None,
+                 details=None, service_message=None):
         super(MtpApiError, self).__init__(msg)
         self.status = status
         self.code = code
@@ -81,6 +82,9 @@ class MtpApiError(MtpError):
         self.target = target
         self.body = body
         self.hint = hint
+        self.details = list(details or [])  # the error.details[].code values (Graph)
+        self.service_message = service_message  # error.message as the service wrote it
+        self.context = None  # what the call was doing ("get incident 1234"), set by _api_errors.ErrorHandler
 
     def to_result(self):
         result = {"status": self.status}
@@ -93,3 +97,13 @@ class MtpApiError(MtpError):
         if self.hint:
             result["hint"] = self.hint
         return result
+
+
+class MtpTimeoutError(MtpError):
+    """A deadline-bound wait (``_retry.wait_until``/``retry_call``) ran out. ``last`` is the probe's last answer
+    (or the last exception), ``waited`` the seconds spent."""
+
+    def __init__(self, msg, last=None, waited=0.0):
+        super(MtpTimeoutError, self).__init__(msg)
+        self.last = last
+        self.waited = waited

@@ -41,6 +41,7 @@ except ImportError:  # pragma: no cover - exercised by sanity import tests
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
+from ansible_collections.m365.defender.plugins.module_utils._api_errors import api_error, parse_error_body
 from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
 from ansible_collections.m365.defender.plugins.module_utils._errors import (
     MtpApiError,
@@ -48,7 +49,8 @@ from ansible_collections.m365.defender.plugins.module_utils._errors import (
     MtpDependencyError,
     MtpError,
 )
-from ansible_collections.m365.defender.plugins.module_utils._jwt_claims import decode_claims
+from ansible_collections.m365.defender.plugins.module_utils._options import DEFAULT_TIMEOUT
+from ansible_collections.m365.defender.plugins.module_utils._permissions import APIS, needed_role
 from ansible_collections.m365.defender.plugins.module_utils._retry import (
     AUTH,
     SERVER,
@@ -59,52 +61,8 @@ from ansible_collections.m365.defender.plugins.module_utils._retry import (
 )
 from ansible_collections.m365.defender.plugins.module_utils._version import USER_AGENT
 
-APIS = ("graph", "mtp", "mde")
 BATCH_SIZE = 20
-DEFAULT_TIMEOUT = 200
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
-
-_REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
-            410: "Gone", 412: "Precondition Failed", 429: "Too Many Requests", 500: "Internal Server Error",
-            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
-
-# Which permission a call needs: (api, methods or None for any, path regex on the path below the API root).
-# First match wins. Application role names; delegated scopes are listed in graph-app-setup.md §10.
-NEEDED_ROLES = (
-    ("mtp", None, r"^/api/advancedhunting/run", "AdvancedHunting.Read.All"),
-    ("mtp", ("GET",), r"^/api/incidents", "Incident.Read.All"),
-    ("mtp", None, r"^/api/incidents", "Incident.ReadWrite.All"),
-    ("mtp", ("GET",), r"^/api/alerts", "Alert.Read.All"),
-    ("mtp", None, r"^/api/alerts", "Alert.ReadWrite.All"),
-    ("mde", None, r"^/api/advancedqueries", "AdvancedQuery.Read.All"),
-    ("mde", None, r".*", "AdvancedQuery.Read.All"),
-    ("graph", None, r"^/(v1\.0|beta)/security/runHuntingQuery", "ThreatHunting.Read.All"),
-    ("graph", ("GET",), r"^/(v1\.0|beta)/security/incidents", "SecurityIncident.Read.All"),
-    ("graph", None, r"^/(v1\.0|beta)/security/incidents", "SecurityIncident.ReadWrite.All"),
-    ("graph", ("GET",), r"^/(v1\.0|beta)/security/alerts_v2", "SecurityAlert.Read.All"),
-    ("graph", None, r"^/(v1\.0|beta)/security/alerts_v2", "SecurityAlert.ReadWrite.All"),
-    ("graph", None, r"appRoleAssign(ments|edTo)", "AppRoleAssignment.ReadWrite.All"),
-    ("graph", None, r"^/(v1\.0|beta)/oauth2PermissionGrants", "DelegatedPermissionGrant.ReadWrite.All"),
-    ("graph", None, r"^/(v1\.0|beta)/(applications|servicePrincipals|directory/deletedItems)", "Application.ReadWrite.All"),
-    ("graph", None, r"^/(v1\.0|beta)/\$batch", "Application.ReadWrite.All"),
-)
-
-_LEGACY_HUNTING = (("mtp", r"^/api/advancedhunting/run"), ("mde", r"^/api/advancedqueries/run"))
-RETIRED_HINT = ("The legacy hunting endpoint answered %s: Microsoft retires it (stops returning data on 2027-02-01). "
-                "Use api: graph (POST /v1.0/security/runHuntingQuery, permission ThreatHunting.Read.All).")
-
-
-def needed_role(api, method, path):
-    """The application role ``api`` needs for ``method path`` (``path`` below the host), or ``None``."""
-    method = (method or "").upper()
-    for r_api, r_methods, pattern, role in NEEDED_ROLES:
-        if r_api == api and (r_methods is None or method in r_methods) and re.search(pattern, path):
-            return role
-    return None
-
-
-def _is_legacy_hunting(api, path):
-    return any(api == r_api and re.search(pattern, path) for r_api, pattern in _LEGACY_HUNTING)
 
 
 class _MtpSession(requests.Session):
@@ -193,109 +151,6 @@ def _decode_body(content, content_type):
         except ValueError:
             pass
     return text, None
-
-
-def parse_error_body(body_json, body_text, headers=None):
-    """``(code, message, request_id, target, detail_codes)`` from a Graph or MTP/MDE error envelope.
-
-    Graph: ``error.code/message``, ``error.innerError.request-id`` (also ``innererror``), ``error.details[].code``.
-    MTP/MDE: ``error.code/message/target`` (``target`` is the tracking id). Headers ``request-id`` /
-    ``x-ms-request-id`` fill the request id when the body has none.
-    """
-    code = message = request_id = target = None
-    details = []
-    err = body_json.get("error") if isinstance(body_json, dict) else None
-    if isinstance(err, dict):
-        code = err.get("code")
-        if code is not None:
-            code = str(code)
-        message = err.get("message")
-        if isinstance(message, dict):  # some OData services nest {"lang", "value"}
-            message = message.get("value")
-        target = err.get("target") or None
-        inner = err.get("innerError") or err.get("innererror") or {}
-        if isinstance(inner, dict):
-            request_id = inner.get("request-id") or inner.get("requestId")
-        for item in err.get("details") or []:
-            if isinstance(item, dict) and item.get("code"):
-                details.append(str(item["code"]))
-    elif isinstance(err, str):
-        message = err
-        if isinstance(body_json, dict):
-            message = body_json.get("error_description") or err
-    elif isinstance(body_json, dict) and body_json.get("message"):
-        message = body_json.get("message")
-        code = body_json.get("code")
-    if not message and body_text and body_json is None:
-        message = body_text.strip()[:500]
-    if not request_id and headers:
-        for name in ("request-id", "x-ms-request-id", "client-request-id"):
-            if headers.get(name):
-                request_id = headers.get(name)
-                break
-    return code or None, message or None, request_id or None, target, details
-
-
-def _token_summary(token_obj):
-    """The non-secret claims of an ``AccessToken`` (roles, scp, aud, appid, app name) or ``{}``."""
-    if token_obj is None:
-        return {}
-    try:
-        claims = token_obj.claims() if hasattr(token_obj, "claims") else decode_claims(getattr(token_obj, "token", token_obj))
-    except (ValueError, TypeError, AttributeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
-
-
-def api_error(api, method, path, status, headers=None, body_json=None, body_text=None, token=None,
-              client_id=None, note=None):
-    """Build the one ``MtpApiError`` for a non-2xx answer. ``token`` is the ``AccessToken`` sent (only its
-    claims are read, never its value)."""
-    method = (method or "").upper()
-    headers = CaseInsensitiveDict(headers or {}) if HAS_REQUESTS else (headers or {})
-    code, message, request_id, target, details = parse_error_body(body_json, body_text, headers)
-    reason = _REASONS.get(status, "")
-    head = "%s %s from %s %s %s" % (status, reason, api, method, path) if reason else \
-        "%s from %s %s %s" % (status, api, method, path)
-    service = ": ".join(x for x in (code, message) if x)
-    if details:
-        service += " [details: %s]" % ", ".join(details)
-    hint = None
-    if status == 403:
-        role = needed_role(api, method, path)
-        claims = _token_summary(token)
-        client = claims.get("app_displayname") or client_id or claims.get("appid") or claims.get("azp") or "this client"
-        if claims.get("app_displayname") and (claims.get("appid") or client_id):
-            client = "%s (%s)" % (claims["app_displayname"], claims.get("appid") or client_id)
-        parts = [head + ":"]
-        if claims:
-            roles = claims.get("roles") or []
-            desc = "the token for %s has roles [%s]" % (client, ", ".join(roles))
-            if claims.get("scp"):
-                desc += " and scopes [%s]" % ", ".join(str(claims["scp"]).split())
-            desc += " (aud %s)" % claims.get("aud", "unknown")
-            parts.append(desc + ";")
-        if role:
-            parts.append("this call needs %s. Grant it with m365.defender.mtp_aad_app_setup (admin consent)." % role)
-            hint = "grant %s to the app and consent it (m365.defender.mtp_aad_app_setup)" % role
-        msg = " ".join(parts)
-        if service:
-            msg += " Service said: %s" % service
-        if _is_legacy_hunting(api, path):
-            hint = (hint + "; " if hint else "") + "if the role is granted, the legacy endpoint may be retired: use api: graph"
-    else:
-        msg = head + (": " + service if service else "")
-        if status in (404, 410) and _is_legacy_hunting(api, path):
-            hint = RETIRED_HINT % status
-            msg += ". " + hint
-    if request_id:
-        msg += " (request-id %s)" % request_id
-    elif target:
-        msg += " (tracking id %s)" % target
-    if note:
-        msg += " (%s)" % note
-    return MtpApiError(msg, status=status, code=code, request_id=request_id, target=target,
-                       body=body_json if body_json is not None else body_text, hint=hint)
 
 
 def _transport_kind(exc):

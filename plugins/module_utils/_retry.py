@@ -33,7 +33,7 @@ import random
 import re
 import time
 
-from ansible_collections.m365.defender.plugins.module_utils._errors import MtpConfigError
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpConfigError, MtpError, MtpTimeoutError
 
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "PUT", "DELETE"))
 
@@ -286,3 +286,90 @@ class RetryPolicy:
             return False, "the service asks to wait %.0f s, beyond the retries.max_wait budget of %.0f s" % (wait, self.max_wait) \
                 if decision.retry_after is not None else "retries.max_wait of %.0f s exhausted" % self.max_wait
         return True, None
+
+
+# -- deadline-bound waits (replication lag, readiness, long-running operations) -----------------------
+
+LAG_DELAY_START = 1.0
+# Waits back off 1, 2, 4, 5, 5, ... seconds: short enough not to overshoot much past the moment an object
+# replicates, few enough requests (at most one per 5 s per object) to stay far from throttling
+# (docs/developer/reference/graph-app-setup.md §12).
+LAG_DELAY_CAP = 5.0
+
+
+class NotReady(Exception):
+    """Raised by a probe of :func:`wait_until` to say "not yet", with the reason kept for the timeout message."""
+
+    def __init__(self, reason=None):
+        super(NotReady, self).__init__(reason)
+        self.reason = reason
+
+
+class Deadline:
+    """A point in time ``seconds`` from now on ``clock`` (``time.time`` unless told otherwise)."""
+
+    def __init__(self, seconds, clock=None):
+        self.clock = clock or time.time
+        self.seconds = max(0.0, float(seconds))
+        self.start = self.clock()
+        self.end = self.start + self.seconds
+
+    def remaining(self):
+        return max(0.0, self.end - self.clock())
+
+    def expired(self):
+        return self.clock() >= self.end
+
+    def elapsed(self):
+        return self.clock() - self.start
+
+
+def lag_delays(start=LAG_DELAY_START, cap=LAG_DELAY_CAP):
+    """The endless sequence of waits ``start, 2*start, 4*start, ...`` capped at ``cap``."""
+    delay = float(start)
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)
+
+
+def wait_until(probe, timeout, what, sleep=None, clock=None, start=LAG_DELAY_START, cap=LAG_DELAY_CAP, on_wait=None):
+    """Call ``probe()`` until it returns something other than ``None``, and return that.
+
+    ``probe`` may raise :class:`NotReady` (reason kept) instead of returning ``None``. Between calls it waits
+    per :func:`lag_delays`; once ``timeout`` seconds have passed without an answer it raises
+    ``MtpTimeoutError("<what> did not happen within <timeout> s (<last reason>)")``. ``on_wait(delay, reason)``
+    is told of each wait.
+    """
+    sleep = sleep or time.sleep
+    deadline = Deadline(timeout, clock)
+    last = None
+    for delay in lag_delays(start, cap):
+        try:
+            value = probe()
+        except NotReady as exc:
+            value, last = None, exc.reason
+        if value is not None:
+            return value
+        if deadline.expired():
+            raise MtpTimeoutError("%s did not happen within %.0f s%s" % (what, deadline.seconds, " (%s)" % last if last else ""),
+                                  last=last, waited=deadline.elapsed())
+        if on_wait is not None:
+            on_wait(delay, last)
+        sleep(delay)
+    return None  # pragma: no cover - lag_delays never ends
+
+
+def retry_call(func, retryable, timeout, sleep=None, clock=None, start=LAG_DELAY_START, cap=LAG_DELAY_CAP):
+    """Return ``func()``; while it raises an ``MtpError`` for which ``retryable(exc)`` is true and ``timeout``
+    seconds have not passed, wait per :func:`lag_delays` and call it again. Any other exception, or the last
+    one at the deadline, propagates unchanged."""
+    sleep = sleep or time.sleep
+    deadline = Deadline(timeout, clock)
+    for delay in lag_delays(start, cap):
+        try:
+            return func()
+        except MtpError as exc:
+            if deadline.expired() or not retryable(exc):
+                raise
+        sleep(delay)
+    return None  # pragma: no cover - lag_delays never ends

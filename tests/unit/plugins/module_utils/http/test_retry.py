@@ -12,14 +12,18 @@ import random
 
 import pytest
 
-from ansible_collections.m365.defender.plugins.module_utils._errors import MtpConfigError
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError, MtpConfigError, MtpTimeoutError
 from ansible_collections.m365.defender.plugins.module_utils._retry import (
     AUTH,
     CONNECTION,
     SERVER,
     THROTTLED,
+    NotReady,
     RetryPolicy,
     is_idempotent,
+    lag_delays,
+    retry_call,
+    wait_until,
     parse_duration,
     parse_retry_after,
     quota_wait,
@@ -176,3 +180,78 @@ def test_from_option_rejects(bad):
     with pytest.raises(MtpConfigError) as exc:
         RetryPolicy.from_option(bad)
     assert exc.value.option == "retries"
+
+
+# -- deadline-bound waits ------------------------------------------------------------------------------
+
+class _FakeTime:
+    """A clock that only moves when the code under test sleeps."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_lag_delays_back_off_to_the_cap():
+    delays = lag_delays()
+    assert [next(delays) for _count in range(6)] == [1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
+
+
+def test_wait_until_returns_the_first_answer():
+    fake = _FakeTime()
+    answers = iter([None, None, "ready"])
+    assert wait_until(lambda: next(answers), 60, "the app", sleep=fake.sleep, clock=fake.clock) == "ready"
+    assert fake.sleeps == [1.0, 2.0]
+
+
+def test_wait_until_times_out_with_the_last_reason():
+    fake = _FakeTime()
+
+    def probe():
+        raise NotReady("the mtp token lacks the roles AdvancedHunting.Read.All")
+
+    with pytest.raises(MtpTimeoutError) as caught:
+        wait_until(probe, 10, "the new credential's roles", sleep=fake.sleep, clock=fake.clock)
+    assert caught.value.msg == ("the new credential's roles did not happen within 10 s "
+                                "(the mtp token lacks the roles AdvancedHunting.Read.All)")
+    assert fake.sleeps == [1.0, 2.0, 4.0, 5.0]
+    assert caught.value.waited == 12.0
+
+
+def test_retry_call_retries_only_what_is_retryable():
+    fake = _FakeTime()
+    calls = []
+
+    def func():
+        calls.append(1)
+        if len(calls) < 3:
+            raise MtpApiError("404 lag", status=404)
+        return "done"
+
+    assert retry_call(func, lambda exc: exc.status == 404, 30, sleep=fake.sleep, clock=fake.clock) == "done"
+    assert fake.sleeps == [1.0, 2.0]
+
+    def fatal():
+        raise MtpApiError("400 bad", status=400)
+
+    with pytest.raises(MtpApiError, match="400 bad"):
+        retry_call(fatal, lambda exc: exc.status == 404, 30, sleep=fake.sleep, clock=fake.clock)
+    assert fake.sleeps == [1.0, 2.0]
+
+
+def test_retry_call_gives_up_at_the_deadline_with_the_last_error():
+    fake = _FakeTime()
+
+    def func():
+        raise MtpApiError("404 still lagging", status=404)
+
+    with pytest.raises(MtpApiError, match="still lagging"):
+        retry_call(func, lambda exc: True, 7, sleep=fake.sleep, clock=fake.clock)
+    assert fake.sleeps == [1.0, 2.0, 4.0]
