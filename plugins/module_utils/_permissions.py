@@ -79,6 +79,10 @@ ROWS = (
     Row("mtp", None, r"^/api/alerts", "Alert.ReadWrite.All", None, (), ()),
     # Defender for Endpoint (WindowsDefenderATP) API
     Row("mde", None, r"^/api/advancedqueries", "AdvancedQuery.Read.All", "AdvancedQuery.Read", _HUNT, ()),
+    # -- machines, machine actions, live response (rows added with those modules) --
+    # -- indicators (rows added with those modules) --
+    # -- custom detection rules (rows added with those modules) --
+    # The catch-all of the MDE API stays last.
     Row("mde", None, r".*", "AdvancedQuery.Read.All", "AdvancedQuery.Read", (), ()),
 )
 
