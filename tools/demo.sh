@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # make demo: build and install the collection into a local path, start the emulator, run playbooks/demo.yml.
+# Everything it writes stays under $build (collections, emulator, secrets, token cache): the user's own token
+# cache (~/.cache/m365.defender) and collections are left alone.
 set -euo pipefail
 venv=$(cd "$1" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,8 +16,9 @@ emu="$build/emulator"
 trap 'bash "$root/tools/emulator_ctl.sh" stop "$emu"' EXIT
 bash "$root/tools/emulator_ctl.sh" start "$venv" "$emu"
 echo "emulator up: $(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["base_url"])' "$emu/endpoints.json")"
-mkdir -m 0700 -p "$build/secrets"
+mkdir -m 0700 -p "$build/secrets" "$build/token-cache"
 ANSIBLE_COLLECTIONS_PATH="$build/collections" ANSIBLE_STDOUT_CALLBACK=default ANSIBLE_LOCALHOST_WARNING=false \
   ansible-playbook -i localhost, -c local "$root/playbooks/demo.yml" \
   -e "emulator_endpoints_file=$emu/endpoints.json" -e "demo_secret_dir=$build/secrets" \
+  -e "demo_token_cache=$build/token-cache" \
   -e "ansible_python_interpreter=$venv/bin/python"

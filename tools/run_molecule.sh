@@ -20,4 +20,8 @@ for scenario in molecule/*/molecule.yml; do
   molecule test -s "$name"
   found=$((found + 1))
 done
+if [ "$found" -eq 0 ]; then
+  echo "molecule: no scenario found under $coll/extensions/molecule/*/molecule.yml" >&2
+  exit 1
+fi
 echo "molecule: $found scenario(s) passed"
