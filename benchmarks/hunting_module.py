@@ -5,7 +5,8 @@
    the same POST with a ready token (the empty-playbook start-up is subtracted from both). Goal ≤ 1.15.
 2. A 100,000-row CSV export: time and peak RSS of the module process (run directly, as Ansible runs it, with an
    args file) ÷ a floor script using plain requests + json + csv. Goals ≤ 1.3 (time) and a module memory above
-   its idle start-up ≤ 2.5 × the response payload.
+   its idle start-up ≤ 1.0 × the response payload (the module streams the body with ijson; the floor, which
+   parses it whole, is printed beside it).
 3. Import time of the module's Python process (its imports, minus a bare interpreter).
 
 Starts the emulator as a subprocess (real HTTPS on 127.0.0.1, its own temporary CA). Prints figures; asserts
@@ -208,11 +209,11 @@ def main() -> int:
                                                   per_hunt / per_uri, "<= 1.15"))
         print("%-44s %9.3fs %9.3fs %8.2f %s" % ("100k-row CSV export, wall time", m_t, f_t, m_t / f_t, "<= 1.3"))
         print("%-44s %8.1fMB %8.1fMB %8.2f %s" % ("100k-row CSV export, peak RSS", m_rss, f_rss, m_rss / f_rss, ""))
-        print("%-44s %8.1fMB %10s %8.2f %s" % ("  module RSS above idle (%.1f MB) / payload" % idle_rss,
-                                                m_rss - idle_rss, "%.1fMB" % mib, (m_rss - idle_rss) / mib,
-                                                "<= 2.5 (x payload)"))
-        print("%-44s %8.1fMB %8.1fMB %8s %s" % ("  RSS above idle (floor idle %.1f MB)" % floor_idle_rss,
-                                                  m_rss - idle_rss, f_rss - floor_idle_rss, "", "(both)"))
+        print("%-44s %8.1fMB %8.1fMB %8.2f %s" % ("  RSS above idle (module idle %.1f, floor %.1f)"
+                                                  % (idle_rss, floor_idle_rss), m_rss - idle_rss,
+                                                  f_rss - floor_idle_rss, (m_rss - idle_rss) / max(f_rss - floor_idle_rss, 0.1), ""))
+        print("%-44s %8.2fx %8.2fx %8s %s" % ("  RSS above idle / payload (%.1f MB)" % mib, (m_rss - idle_rss) / mib,
+                                             (f_rss - floor_idle_rss) / mib, "", "<= 1.0 (x payload, module)"))
         print("%-44s %9.3fs %9.3fs %8s" % ("module process imports (minus bare python)", imports - bare, bare, ""))
         print("export file: %d lines (header + %d rows); payload %.1f MB" % (lines, lines - 1, mib))
     finally:

@@ -86,7 +86,9 @@ options:
         RV(dest) but no RV(results).
       - The file is written to a temporary file in the same directory and renamed over O(dest), so a failed
         run never truncates an existing file. It is only replaced when its content changes.
-      - The directory must exist.
+      - The directory must exist, and O(dest) must not be a directory; both are checked before any call.
+      - Rows are written as the response arrives, parsed with the C(ijson) Python library, so the response is
+        never held in memory whole. Without C(ijson) the response is parsed at once, then written.
     type: path
   format:
     description:
@@ -273,8 +275,21 @@ sha256:
 """
 
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpError
-from ansible_collections.m365.defender.plugins.module_utils._hunting import ROW_CAP, ExportWriter, Hunt, format_from_dest
+from ansible_collections.m365.defender.plugins.module_utils._hunting import ROW_CAP, Hunt
 from ansible_collections.m365.defender.plugins.module_utils._module import MtpModule
+
+
+def export(module, hunt, dest, fmt):
+    """Rows to ``dest``, written as they are read from the response (``_export`` is only loaded here)."""
+    from ansible_collections.m365.defender.plugins.module_utils._export import ExportWriter, format_from_dest
+
+    ExportWriter.check_dest(dest)  # an existing directory, a missing parent: named before the format and any call
+    fmt = format_from_dest(dest, fmt)
+    client = module.client()
+    with ExportWriter(dest, fmt, check_mode=module.check_mode) as writer:
+        result = hunt.run(client, sink=writer)
+        result.update(writer.commit())
+    return result
 
 
 def run(module):
@@ -289,12 +304,7 @@ def run(module):
         result = hunt.run(module.client())
         result["changed"] = False
     else:
-        fmt = format_from_dest(dest, params["format"])
-        ExportWriter.check_dest(dest)
-        client = module.client()
-        with ExportWriter(dest, fmt, check_mode=module.check_mode) as writer:
-            result = hunt.run(client, sink=writer)
-            result.update(writer.commit())
+        result = export(module, hunt, dest, params["format"])
     if result.get("row_cap_reached"):
         module.warn("A hunting call returned %d rows, the service's row cap: the result is probably incomplete. "
                     "Narrow the query or use split_by." % params["max_rows_per_call"])

@@ -2,17 +2,13 @@
 # Copyright (c) m365.defender contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+"""_hunting: time windows, split exports and the runner."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import csv
 import datetime
-import io
-import json
-import math
-import os
 import uuid
 
 import pytest
@@ -20,9 +16,8 @@ import pytest
 from ansible_collections.m365.defender.plugins.module_utils import _hunting as h
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError, MtpConfigError
 
-# duckdb-kql comes with the mtp-emulator test requirement; hypothesis is in tests/unit/requirements.txt
+# duckdb-kql comes with the mtp-emulator test requirement (a KQL engine, not the emulator)
 import duckdb_kql  # noqa: E402
-from hypothesis import given, settings, strategies as st  # noqa: E402
 
 UTC = datetime.timezone.utc
 
@@ -30,299 +25,6 @@ UTC = datetime.timezone.utc
 @pytest.fixture(scope="module")
 def con():
     return duckdb_kql.connect()
-
-
-def kql_print(con, preamble_or_expr, name="p"):
-    """Evaluate ``let`` preamble + ``print p`` and return the single cell (asserting a 1x1 result)."""
-    result = duckdb_kql.kql(con, preamble_or_expr + "print %s" % name)
-    rows = result.fetchall()
-    assert len(rows) == 1 and len(rows[0]) == 1, rows
-    return rows[0][0]
-
-
-# ---- string literals -------------------------------------------------------------------------------------------
-
-NASTY = ['"', "'", "\\", '\\"', '";print x=1//', "a|b", "//", "/*", "\n", "\r\n", "\t", "\x00", "\u2028",
-         "\u2029", "\x85", "\ufeff", "é", "😀", '@"', "```", "\\u0041", "\\n", "{x}", ")", "let a = 1;"]
-
-
-@pytest.mark.parametrize("value", NASTY)
-def test_nasty_strings_round_trip(con, value):
-    assert kql_print(con, "", name=h.kql_string(value)) == value
-    assert kql_print(con, h.render_parameters({"p": value})) == value
-
-
-@settings(max_examples=150, deadline=None)
-@given(st.text())
-def test_any_string_round_trips_in_print(con, value):
-    assert kql_print(con, "", name=h.kql_string(value)) == value
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.text(), st.text())
-def test_any_string_parameter_round_trips_in_let(con, first, second):
-    preamble = h.render_parameters({"p": first, "q": second})
-    assert "\n" not in preamble[:-1] and preamble.endswith("\n")
-    rows = duckdb_kql.kql(con, preamble + "print p, q").fetchall()
-    assert rows == [(first, second)]
-
-
-def test_literal_escapes_only_the_five_characters():
-    assert h.kql_string('a"b\\c\nd\re\tf|g//é') == '"a\\"b\\\\c\\nd\\re\\tf|g//é"'
-
-
-# ---- typed parameters ------------------------------------------------------------------------------------------
-
-@settings(max_examples=100, deadline=None)
-@given(st.integers(min_value=-(2 ** 63), max_value=2 ** 63 - 1))
-def test_long_round_trips(con, value):
-    assert kql_print(con, h.render_parameters({"p": value})) == value
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.floats(allow_nan=False))
-def test_real_round_trips(con, value):
-    assert kql_print(con, h.render_parameters({"p": {"type": "real", "value": value}})) == value
-
-
-def test_real_specials(con):
-    assert math.isnan(kql_print(con, h.render_parameters({"p": float("nan")})))
-    assert kql_print(con, h.render_parameters({"p": float("inf")})) == float("inf")
-    assert kql_print(con, h.render_parameters({"p": {"type": "double", "value": "-inf"}})) == float("-inf")
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.datetimes(min_value=datetime.datetime(1, 1, 1), max_value=datetime.datetime(9999, 12, 31)))
-def test_datetime_round_trips(con, value):
-    iso = value.isoformat() + "Z"
-    got = kql_print(con, h.render_parameters({"p": {"type": "datetime", "value": iso}}))
-    assert got == value
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.timedeltas(min_value=datetime.timedelta(days=-99999), max_value=datetime.timedelta(days=99999)))
-def test_timespan_round_trips(con, value):
-    assert kql_print(con, h.render_parameters({"p": value})) == value
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.uuids())
-def test_guid_round_trips(con, value):
-    assert kql_print(con, h.render_parameters({"p": {"type": "guid", "value": str(value).upper()}})) == value
-
-
-JSONISH = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2 ** 53), max_value=2 ** 53) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
-    max_leaves=12)
-
-
-@settings(max_examples=100, deadline=None)
-@given(JSONISH)
-def test_dynamic_round_trips(con, value):
-    # a string value of a dynamic parameter is JSON text: a JSON string is given in its encoded form
-    given_value = json.dumps(value) if isinstance(value, str) else value
-    got = kql_print(con, h.render_parameters({"p": {"type": "dynamic", "value": given_value}}))
-    assert (None if got is None else json.loads(got)) == value
-
-
-def test_plain_value_typing_and_preamble_shape():
-    text = h.render_parameters({"s": "x", "b": True, "n": 5, "f": 1.5, "d": {"k": [1]}})
-    assert text == 'let s = "x"; let b = true; let n = long(5); let f = real(1.5); let d = parse_json("{\\"k\\":[1]}");\n'
-
-
-def test_typed_values_evaluate(con):
-    preamble = h.render_parameters({
-        "a": {"type": "int", "value": "42"},
-        "b": {"type": "bool", "value": "False"},
-        "c": {"type": "timespan", "value": "6h"},
-        "d": {"type": "timespan", "value": "1.02:03:04.5"},
-        "e": {"type": "datetime", "value": "2024-05-01T12:15:00+02:00"},
-        "f": {"type": "string", "value": 7},
-        "g": {"type": "long", "value": None},
-        "h2": {"type": "date", "value": "2024-05-01"},
-        "i": {"type": "timespan", "value": "PT90M"},
-    })
-    rows = duckdb_kql.kql(con, preamble + "print a, b, c, d, e, f, g, h2, i").fetchall()
-    assert rows == [(42, False, datetime.timedelta(hours=6), datetime.timedelta(days=1, seconds=7384.5),
-                     datetime.datetime(2024, 5, 1, 10, 15), "7", None, datetime.datetime(2024, 5, 1),
-                     datetime.timedelta(minutes=90))]
-
-
-def test_parameters_used_in_a_query(con):
-    duckdb_kql.script(con, '.set-or-replace T <| datatable(Name: string, N: long)["a\\"b", 1, "c", 2]')
-    preamble = h.render_parameters({"who": 'a"b', "maxn": 1})
-    assert duckdb_kql.kql(con, preamble + "T | where Name == who and N <= maxn | project N").fetchall() == [(1,)]
-
-
-@pytest.mark.parametrize("name", ["1abc", "a-b", "a b", "", "é", "x;print", "where", "let", "true"])
-def test_bad_names_are_refused_with_the_name(name):
-    with pytest.raises(MtpConfigError) as err:
-        h.render_parameters({name: 1})
-    assert repr(name) in err.value.msg and err.value.option == "parameters"
-
-
-def test_unknown_type_names_parameter_and_type():
-    with pytest.raises(MtpConfigError) as err:
-        h.render_parameters({"since": {"type": "datetime2", "value": "x"}})
-    assert "parameters.since" in err.value.msg and "'datetime2'" in err.value.msg
-
-
-@pytest.mark.parametrize("spec, fragment", [
-    ({"type": "long", "value": 2 ** 63}, "64-bit"),
-    ({"type": "int", "value": 2 ** 31}, "32-bit"),
-    ({"type": "long", "value": "12a"}, "not an integer"),
-    ({"type": "long", "value": True}, "boolean"),
-    ({"type": "bool", "value": "yes"}, "not a boolean"),
-    ({"type": "datetime", "value": "yesterday"}, "ISO-8601"),
-    ({"type": "timespan", "value": "forever"}, "timespan"),
-    ({"type": "guid", "value": "nope"}, "GUID"),
-    ({"type": "dynamic", "value": "{bad"}, "JSON"),
-    ({"type": "string", "value": None}, "null"),
-    ({"type": "string"}, "needs a value"),
-    ({"type": "string", "value": "x", "extra": 1}, "extra"),
-    (None, "null needs a type"),
-    (object(), "cannot infer"),
-])
-def test_bad_values_are_refused(spec, fragment):
-    with pytest.raises(MtpConfigError) as err:
-        h.render_parameters({"p": spec})
-    assert fragment in err.value.msg and "parameters.p" in err.value.msg
-
-
-def test_no_parameters_no_preamble():
-    assert h.render_parameters({}) == "" and h.render_parameters(None) == ""
-
-
-# ---- result typing ---------------------------------------------------------------------------------------------
-
-def test_schema_casing_and_row_typing():
-    body = {"schema": [{"name": "T", "type": "DateTime"}, {"Name": "Count", "Type": "Int64"},
-                       {"name": "R", "type": "Double"}, {"name": "B", "type": "Boolean"},
-                       {"name": "O", "type": "Object"}, {"name": "S", "type": "String"},
-                       {"name": "device name", "type": "String"}],
-            "results": [{"T": "2024-05-01T10:15:00.1234567Z", "Count@odata.type": "#Int64", "Count": "42",
-                         "R": 1, "B": "true", "O": '{"a": [1, 2]}', "S": "123", "device name": None}]}
-    schema, rows, stats = h.parse_response("graph", body)
-    assert schema[1] == {"name": "Count", "type": "Int64"} and stats is None
-    typed = list(h.typed_rows(schema, rows))
-    assert typed == [{"T": "2024-05-01T10:15:00.1234567Z", "Count": 42, "R": 1.0, "B": True,
-                      "O": {"a": [1, 2]}, "S": "123", "device name": None}]
-    assert isinstance(typed[0]["R"], float)
-
-
-@pytest.mark.parametrize("raw, expected", [
-    ("2024-05-01T10:15:00Z", "2024-05-01T10:15:00Z"),
-    ("2024-05-01T10:15:00.1234567+00:00", "2024-05-01T10:15:00.1234567Z"),
-    ("2024-05-01 10:15:00", "2024-05-01T10:15:00Z"),
-    ("2024-05-01T01:15:00.5+02:00", "2024-04-30T23:15:00.5Z"),
-    ("not a date", "not a date"),
-])
-def test_datetime_cells_normalised(raw, expected):
-    assert h.normalise_datetime_cell(raw) == expected
-
-
-def test_mtp_response_keeps_stats_and_unparseable_cells():
-    body = {"Stats": {"ExecutionTime": 0.1}, "Schema": [{"Name": "O", "Type": "Object"}, {"Name": "N", "Type": "Int32"}],
-            "Results": [{"O": "not json", "N": "x"}]}
-    schema, rows, stats = h.parse_response("mtp", body)
-    assert stats == {"ExecutionTime": 0.1}
-    assert list(h.typed_rows(schema, rows)) == [{"O": "not json", "N": "x"}]
-
-
-# ---- writers ---------------------------------------------------------------------------------------------------
-
-ROWS = [{"T": "2024-05-01T10:15:00Z", "N": 1, "S": 'a,"b"\nc', "O": {"k": "é"}, "B": True, "X": None},
-        {"T": "2024-05-02T10:15:00Z", "N": 2, "S": "plain", "O": [1], "B": False, "X": 1.5}]
-COLUMNS = ["T", "N", "S", "O", "B", "X"]
-
-
-def export(path, fmt, rows=None, check_mode=False):
-    rows = ROWS if rows is None else rows
-    with h.ExportWriter(str(path), fmt, check_mode=check_mode) as writer:
-        writer.begin(COLUMNS)
-        for row in rows:
-            writer.write(row)
-        return writer.commit()
-
-
-def test_json_writer(tmp_path):
-    dest = tmp_path / "out.json"
-    result = export(dest, "json")
-    assert json.loads(dest.read_text("utf-8")) == ROWS
-    assert result["changed"] and result["row_count"] == 2 and result["size"] == dest.stat().st_size
-
-
-def test_ndjson_writer(tmp_path):
-    dest = tmp_path / "out.ndjson"
-    export(dest, "ndjson")
-    assert [json.loads(line) for line in dest.read_text("utf-8").splitlines()] == ROWS
-
-
-def test_csv_writer(tmp_path):
-    dest = tmp_path / "out.csv"
-    export(dest, "csv")
-    with io.open(str(dest), newline="", encoding="utf-8") as handle:
-        table = list(csv.reader(handle))
-    assert table[0] == COLUMNS
-    assert table[1] == ["2024-05-01T10:15:00Z", "1", 'a,"b"\nc', '{"k":"é"}', "true", ""]
-    assert table[2] == ["2024-05-02T10:15:00Z", "2", "plain", "[1]", "false", "1.5"]
-
-
-def test_empty_json_is_an_empty_array(tmp_path):
-    dest = tmp_path / "e.json"
-    export(dest, "json", rows=[])
-    assert json.loads(dest.read_text()) == []
-
-
-def test_second_identical_write_is_unchanged_and_keeps_the_file(tmp_path):
-    dest = tmp_path / "out.csv"
-    export(dest, "csv")
-    before = os.stat(str(dest))
-    assert export(dest, "csv")["changed"] is False
-    assert os.stat(str(dest)).st_ino == before.st_ino
-    assert export(dest, "csv", rows=ROWS[:1])["changed"] is True
-    assert sorted(os.listdir(str(tmp_path))) == ["out.csv"]
-
-
-def test_check_mode_writes_nothing_and_predicts(tmp_path):
-    dest = tmp_path / "out.json"
-    assert export(dest, "json", check_mode=True)["changed"] is True
-    assert os.listdir(str(tmp_path)) == []
-    export(dest, "json")
-    predicted = export(dest, "json", check_mode=True)
-    assert predicted["changed"] is False and predicted["sha256"] == h.file_sha256(str(dest))
-
-
-def test_failure_mid_write_leaves_dest_untouched(tmp_path):
-    dest = tmp_path / "out.ndjson"
-    dest.write_text("precious\n")
-
-    def rows():
-        yield ROWS[0]
-        raise MtpApiError("boom", status=500)
-
-    with pytest.raises(MtpApiError):
-        export(dest, "ndjson", rows=rows())
-    assert dest.read_text() == "precious\n" and os.listdir(str(tmp_path)) == ["out.ndjson"]
-
-
-def test_missing_directory_is_refused(tmp_path):
-    with pytest.raises(MtpConfigError) as err:
-        export(tmp_path / "nope" / "out.json", "json")
-    assert err.value.option == "dest" and "does not exist" in err.value.msg
-
-
-@pytest.mark.parametrize("name, fmt", [("a.json", "json"), ("a.NDJSON", "ndjson"), ("a.jsonl", "ndjson"),
-                                       ("a.csv", "csv")])
-def test_format_from_extension(name, fmt):
-    assert h.format_from_dest(name) == fmt
-
-
-def test_format_unknown_extension():
-    with pytest.raises(MtpConfigError) as err:
-        h.format_from_dest("a.txt")
-    assert err.value.option == "format"
 
 
 # ---- timespans and windows -------------------------------------------------------------------------------------
@@ -476,3 +178,127 @@ def test_split_stops_halving_when_a_half_repeats_its_parent():
     got = [len(rows) for info, schema, rows in export_]
     assert export_.truncated and len(calls) == 6 and export_.halvings == 2
     assert got == [50, 0]  # the second window repeats the first: its rows are boundary duplicates
+
+
+# ---- the runner ------------------------------------------------------------------------------------------------
+
+import json  # noqa: E402
+import sys  # noqa: E402
+
+from ansible_collections.m365.defender.plugins.module_utils._http import MtpResponse  # noqa: E402
+
+
+class ChunkedBody:
+    """The ``requests.Response`` of a streamed call: ``iter_content`` hands out the body in small chunks and
+    counts them."""
+
+    def __init__(self, body, size=64):
+        self.data, self.size, self.read = json.dumps(body).encode("utf-8"), size, 0
+
+    @property
+    def content(self):
+        return self.data
+
+    def iter_content(self, chunk_size=1):
+        for start in range(0, len(self.data), self.size):
+            self.read += 1
+            yield self.data[start:start + self.size]
+
+
+class FakeClient:
+    """``MtpClient.post`` as ``Hunt`` uses it: records the calls, answers with streamed bodies (or raises)."""
+
+    def __init__(self, answer):
+        self.answer, self.calls, self.bodies = answer, [], []
+
+    def post(self, api, path, json=None, idempotent=None, stream=False):
+        self.calls.append((api, path, json, idempotent, stream))
+        result = self.answer(json) if callable(self.answer) else self.answer
+        if isinstance(result, Exception):
+            raise result
+        raw = ChunkedBody(result)
+        self.bodies.append(raw)
+        return MtpResponse(200, {"Content-Type": "application/json"}, response=raw)
+
+
+class RecordingSink:
+    def __init__(self, client):
+        self.client, self.columns, self.rows, self.read_at_first_row = client, None, [], None
+
+    def begin(self, columns):
+        self.columns = columns
+
+    def write(self, row):
+        if self.read_at_first_row is None:
+            self.read_at_first_row = self.client.bodies[-1].read
+        self.rows.append(row)
+
+
+def graph_rows(n):
+    return {"schema": [{"name": "Timestamp", "type": "DateTime"}, {"name": "N", "type": "Int64"}],
+            "results": [{"Timestamp": "2024-05-01T10:15:00Z", "N@odata.type": "#Int64", "N": str(i)} for i in range(n)]}
+
+
+def test_rows_reach_the_sink_while_the_response_is_read():
+    client = FakeClient(graph_rows(500))
+    sink = RecordingSink(client)
+    result = h.Hunt(query="T | take 500", timespan="P1D").run(client, sink=sink)
+    assert client.calls == [("graph", "/v1.0/security/runHuntingQuery", {"Query": "T | take 500", "Timespan": "P1D"},
+                             True, True)]
+    assert sink.columns == ["Timestamp", "N"] and sink.rows[7] == {"Timestamp": "2024-05-01T10:15:00Z", "N": 7}
+    assert len(sink.rows) == 500 and result["row_count"] == 500 and "results" not in result
+    assert sink.read_at_first_row <= 3 < client.bodies[0].read  # the first row was written after 3 of ~480 chunks
+    assert result["truncated"] is False and result["row_cap_reached"] is False
+    assert result["schema"] == [{"name": "Timestamp", "type": "DateTime"}, {"name": "N", "type": "Int64"}]
+
+
+def test_max_rows_still_reads_the_cap_and_the_trailing_stats():
+    body = {"Schema": [{"Name": "N", "Type": "Int32"}], "Results": [{"N": i} for i in range(5)],
+            "Stats": {"ExecutionTime": 0.5}}
+    result = h.Hunt(api="mtp", query="T", max_rows=2, max_rows_per_call=5).run(FakeClient(body))
+    assert result["results"] == [{"N": 0}, {"N": 1}] and result["row_count"] == 2
+    assert result["row_cap_reached"] is True and result["truncated"] is True
+    assert result["stats"] == {"ExecutionTime": 0.5}
+
+
+def test_without_ijson_the_runner_gives_the_same_result(monkeypatch):
+    streamed_result = h.Hunt(query="T").run(FakeClient(graph_rows(30)))
+    monkeypatch.setitem(sys.modules, "ijson", None)
+    client = FakeClient(graph_rows(30))
+    whole_result = h.Hunt(query="T").run(client)
+    assert whole_result == streamed_result and len(whole_result["results"]) == 30
+    assert client.bodies[0].read == 0  # parsed from .content, not streamed
+
+
+def test_split_by_on_mtp_without_timestamp_says_split_by_needs_one():
+    # the service's semantic error (docs/developer/reference/defender-api.md §2.6) for the appended where stage
+    error = MtpApiError("'where' operator: Failed to resolve scalar expression named 'Timestamp'", status=400,
+                        code="BadRequest")
+    client = FakeClient(error)
+    hunt = h.Hunt(api="mtp", query="DeviceInfo | summarize n = count() by OSPlatform", split_by="2",
+                  timespan="2024-01-01T00:00:00Z/2024-01-03T00:00:00Z")
+    with pytest.raises(MtpApiError) as err:
+        hunt.run(client)
+    assert "split_by" in err.value.msg and "needs a Timestamp column" in err.value.msg
+    assert "Failed to resolve scalar expression named 'Timestamp'" in err.value.msg and err.value.status == 400
+    assert len(client.calls) == 1
+
+
+def test_other_mtp_window_errors_are_unchanged():
+    error = MtpApiError("Query could not be parsed at 'x' on line [1,5]", status=400)
+    hunt = h.Hunt(api="mtp", query="T | x", split_by="2", timespan="2024-01-01T00:00:00Z/2024-01-03T00:00:00Z")
+    with pytest.raises(MtpApiError) as err:
+        hunt.run(FakeClient(error))
+    assert err.value.msg == "Query could not be parsed at 'x' on line [1,5]"
+
+
+def test_split_windows_of_a_streamed_export():
+    def answer(body):
+        start = body["Timespan"].split("/")[0]
+        return {"schema": [{"name": "W", "type": "String"}], "results": [{"W": start}]}
+
+    client = FakeClient(answer)
+    sink = RecordingSink(client)
+    result = h.Hunt(query="T", split_by="1d", timespan="2024-01-01T00:00:00Z/2024-01-03T00:00:00Z").run(client, sink)
+    assert sink.rows == [{"W": "2024-01-01T00:00:00Z"}, {"W": "2024-01-02T00:00:00Z"}]
+    assert result["calls"] == 2 and [w["row_count"] for w in result["windows"]] == [1, 1]

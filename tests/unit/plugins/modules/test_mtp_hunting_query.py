@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import sys
 
 import pytest
 
@@ -211,3 +212,40 @@ def test_any_string_parameter_survives_the_service(hunting_client, value, api):
 
     result = Hunt(api=api, query="print v = p, w = 1", parameters={"p": value}).run(hunting_client)
     assert result["results"] == [{"v": value, "w": 1}]
+
+
+# ---- dest, split_by and the streamed export ----------------------------------------------------------------------
+
+def test_dest_that_is_a_directory_is_named_before_any_call(capsys, tmp_path):
+    # OFFLINE points at a closed port: reaching the token endpoint or the API would fail with another message
+    result = offline_failure(capsys, query="DeviceInfo", dest=str(tmp_path))
+    assert result["option"] == "dest" and "is a directory" in result["msg"] and str(tmp_path) in result["msg"]
+    result = offline_failure(capsys, query="DeviceInfo", dest=str(tmp_path), format="csv")
+    assert result["option"] == "dest" and "is a directory" in result["msg"]
+
+
+def test_split_by_on_mtp_without_timestamp_names_split_by(capsys, emulator, online):
+    result = run_module(capsys, api="mtp", query="print x = 1", split_by="2",
+                        timespan="2024-01-01T00:00:00Z/2024-01-03T00:00:00Z", **online)
+    assert result["failed"] is True and result["status"] == 400, result
+    assert "split_by" in result["msg"] and "needs a Timestamp column" in result["msg"]
+
+
+def test_streamed_and_whole_body_exports_are_identical(capsys, emulator, online, tmp_path, monkeypatch):
+    query = ("range i from 1 to 2000 step 1 | extend Timestamp = datetime(2024-01-01) + i * 1s, "
+             "s = strcat('r,\"', tostring(i)), d = dynamic({\"k\": [1, 2]}), f = i * 0.5, b = i % 2 == 0")
+    sums = {}
+    for name in ("streamed", "whole"):
+        if name == "whole":
+            monkeypatch.setitem(sys.modules, "ijson", None)  # ijson not installed: the body is parsed at once
+        for ext in ("csv", "json", "ndjson"):
+            dest = str(tmp_path / ("%s.%s" % (name, ext)))
+            result = run_module(capsys, query=query, dest=dest, **online)
+            assert result["changed"] is True and result["row_count"] == 2000, result
+            sums[name, ext] = result["sha256"]
+    for ext in ("csv", "json", "ndjson"):
+        assert sums["streamed", ext] == sums["whole", ext]
+    with io.open(str(tmp_path / "streamed.csv"), encoding="utf-8", newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == ["i", "Timestamp", "s", "d", "f", "b"] and len(table) == 2001
+    assert table[2] == ["2", "2024-01-01T00:00:02.0000000Z", 'r,"2', '{"k":[1,2]}', "1.0", "true"]
