@@ -45,7 +45,8 @@ def main() -> int:
     from mtp_emulator.server import EmulatorServer
     from mtp_emulator.state import EmulatorConfig
 
-    from ansible_collections.m365.defender.plugins.module_utils._app_setup import AppSetup, ReadinessProbe
+    from ansible_collections.m365.defender.plugins.module_utils._app_readiness import ReadinessProbe
+    from ansible_collections.m365.defender.plugins.module_utils._app_setup import AppSetup
     from ansible_collections.m365.defender.plugins.module_utils._authenticator import MtpAuthenticator
     from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
     from ansible_collections.m365.defender.plugins.module_utils._http import MtpClient, build_session

@@ -13,11 +13,16 @@ from test_tokens_common import GRAPH, MTP, aad_error, fixture_tenant, jwks_verif
 pytestmark = pytest.mark.usefixtures("reset_after_module", "fresh_emulator")
 
 
-def _approver(emulator, upn, stop, approved):
-    """Approve the first pending device code, as the user would in a browser."""
+def _polls(emulator):
+    return emulator.stats()["token_requests"].get("device_code", 0)
+
+
+def _approver(emulator, upn, stop, approved, after_polls=0):
+    """Approve the first pending device code, as the user would in a browser, once the client has polled
+    ``after_polls`` times (so that a test can see it wait for the approval, whatever the machine's speed)."""
     while not stop.is_set():
         pending = emulator.control("GET", "devicecode/pending").json()["value"]
-        if pending:
+        if pending and _polls(emulator) >= after_polls:
             resp = emulator.control("POST", "devicecode/approve", json={"user_code": pending[0]["user_code"],
                                                                          "upn": upn})
             approved.append(resp.status_code)
@@ -34,7 +39,9 @@ def test_msal_device_code_flow_then_silent(emulator):
     flow = pca.initiate_device_flow(scopes=scopes)
     assert flow["user_code"] in flow["message"] and flow["interval"] == 1, flow
     stop, approved = threading.Event(), []
-    thread = threading.Thread(target=_approver, args=(emulator, user["upn"], stop, approved), daemon=True)
+    polls_before = _polls(emulator)
+    thread = threading.Thread(target=_approver, args=(emulator, user["upn"], stop, approved, polls_before + 1),
+                              daemon=True)
     thread.start()
     try:
         deadline = time.time() + 20

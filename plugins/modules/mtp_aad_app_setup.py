@@ -92,9 +92,14 @@ options:
         C(Incident.Read.All).
       - V(incidents_write) is Graph C(SecurityIncident.ReadWrite.All), C(SecurityAlert.ReadWrite.All) and MTP
         C(Incident.ReadWrite.All).
+      - V(detections) is Graph C(CustomDetection.ReadWrite.All) and C(ThreatHunting.Read.All).
+      - V(indicators) is WDATP C(Ti.ReadWrite.All).
+      - V(response) is the WDATP machine action roles (C(Machine.Isolate), C(Machine.Scan), ...) and
+        C(Machine.Read.All).
+      - The presets come from the collection's permission registry, which grows with its modules; an unknown
+        name fails, before any network call, with the list of valid presets.
     type: list
     elements: str
-    choices: [hunting, incidents_read, incidents_write]
     default: []
   purge_permissions:
     description:
@@ -121,7 +126,9 @@ options:
     type: int
     default: 30
   secret_lifetime_days:
-    description: Lifetime of a new client secret.
+    description:
+      - Lifetime of a new client secret, in days, from 1 to 730 (two years, the longest Entra ID supports).
+        A longer lifetime is refused before anything is written.
     type: int
     default: 365
   secret_dest:
@@ -130,7 +137,9 @@ options:
         for writability before the secret is created.
     type: path
   certificate:
-    description: The certificate for O(credential=certificate) (PEM or DER; a PEM file may also hold the key).
+    description:
+      - The certificate for O(credential=certificate) (PEM or DER; a PEM file may also hold the key).
+      - A certificate that is expired or not valid yet is refused before anything is written.
     type: dict
     suboptions:
       path:
@@ -144,11 +153,13 @@ options:
     type: dict
     suboptions:
       name:
-        description: Its name (the key it is upserted by).
+        description:
+          - Its name, the key it is upserted by (immutable).
+          - 3 to 120 characters from C(A-Z a-z 0-9 - _), starting with a letter or digit.
         type: str
         required: true
       issuer:
-        description: The external token issuer.
+        description: The external token issuer, an C(https://) URL of at most 600 characters.
         type: str
         required: true
       subject:
@@ -156,7 +167,7 @@ options:
         type: str
         required: true
       audiences:
-        description: Accepted audiences.
+        description: The accepted audience; Entra ID takes exactly one value.
         type: list
         elements: str
         default: [api://AzureADTokenExchange]
@@ -334,14 +345,14 @@ restored:
   type: bool
 """
 
+from ansible_collections.m365.defender.plugins.module_utils._app_readiness import ReadinessProbe
 from ansible_collections.m365.defender.plugins.module_utils._app_setup import (
     AppSetup,
-    PRESETS,
-    ReadinessProbe,
-    default_unique_name,
-    validate_unique_name,
+    failure_extras,
+    prepare_params,
+    task_result,
 )
-from ansible_collections.m365.defender.plugins.module_utils._errors import MtpConfigError, MtpError
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpError
 from ansible_collections.m365.defender.plugins.module_utils._module import MtpModule
 
 
@@ -357,7 +368,7 @@ def argument_spec():
             application=dict(type="list", elements="str", default=[]),
             delegated=dict(type="list", elements="str", default=[]),
         )),
-        presets=dict(type="list", elements="str", choices=sorted(PRESETS), default=[]),
+        presets=dict(type="list", elements="str", default=[]),
         purge_permissions=dict(type="bool", default=False),
         credential=dict(type="str", choices=["secret", "certificate", "federated", "none"], default="secret"),
         rotate_before_days=dict(type="int", default=30),
@@ -377,48 +388,20 @@ def argument_spec():
     )
 
 
-def run(module):
-    params = dict(module.params)
-    if not params.get("unique_name"):
-        if not params.get("display_name"):
-            raise MtpConfigError("unique_name or display_name is required", option="unique_name")
-        params["unique_name"] = default_unique_name(params["display_name"])
-    validate_unique_name(params["unique_name"])
-    if params.get("app_id") and params.get("adopt_by_display_name"):
-        raise MtpConfigError("app_id and adopt_by_display_name are mutually exclusive", option="app_id")
-    if params["credential"] == "certificate" and not (params.get("certificate") or {}).get("path") \
-            and not (params.get("certificate") or {}).get("content"):
-        raise MtpConfigError("credential=certificate needs certificate.path or certificate.content",
-                             option="certificate")
-    if params["credential"] == "federated" and not params.get("federated"):
-        raise MtpConfigError("credential=federated needs federated", option="federated")
-    if params["rotate_before_days"] < 0 or params["secret_lifetime_days"] < 1:
-        raise MtpConfigError("rotate_before_days must be >= 0 and secret_lifetime_days >= 1")
-    client = module.client()
-    probe = None
-    if params.get("wait_for_ready") and not module.check_mode:
-        probe = ReadinessProbe(params, session=client.session)
-    setup = AppSetup(client, params, check_mode=module.check_mode, warn=module.warn, probe=probe)
-    module.app_setup = setup
-    result = setup.run()
-    result["tenant_id"] = params.get("tenant_id")
-    diff = result.pop("diff", None)
-    if module.diff and diff is not None:
-        result["diff"] = diff
-    return result
-
-
 def main():
     module = MtpModule(argument_spec=argument_spec(), supports_check_mode=True)
+    setup = None
     try:
-        result = run(module)
+        params = prepare_params(module.params)
+        client = module.client()
+        probe = ReadinessProbe(params, session=client.session) if params.get("wait_for_ready") and not module.check_mode \
+            else None
+        setup = AppSetup(client, params, check_mode=module.check_mode, warn=module.warn, probe=probe)
+        result = task_result(setup.run(), params, module.diff)
     except MtpError as exc:
-        # a secret created before the failure (e.g. wait_for_ready timed out) is returned, never lost
-        partial = dict(getattr(getattr(module, "app_setup", None), "partial", None) or {})
-        if partial:
-            partial["changed"] = True
-        module.fail_json_mtp(exc, **partial)
-    module.exit_json(**result)
+        module.fail_json_mtp(exc, **failure_extras(setup))  # a secret created before the failure is returned
+    else:
+        module.exit_json(**result)
 
 
 if __name__ == "__main__":

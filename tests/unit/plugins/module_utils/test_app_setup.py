@@ -2,269 +2,26 @@
 # Copyright (c) m365.defender contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests of _app_setup: pure parts against the emulator's recorded first-party SP documents, and whole
-runs against the emulator's Graph directory served in-process (Flask test client, no sockets)."""
+"""Unit tests of _app_setup: whole runs of the ensure_* steps against the emulator's Graph directory served
+in-process (Flask test client, no sockets), with the emulator's stats counting every directory write. The pure
+parts are tested in test_app_permissions.py, test_app_credentials.py, test_app_readiness.py and
+test_graph_directory.py, which do not import the emulator."""
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
 import datetime
-import json
-import os
-import stat
 
 import pytest
 
 from ansible_collections.m365.defender.plugins.module_utils import _app_setup as m
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError, MtpConfigError
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
-FIRST_PARTY = os.path.join(ROOT, "emulator", "mtp_emulator", "fixtures", "first_party.json")
-
 MTP = "8ee8fdad-f234-4243-8f3b-15c294843740"
-WDATP = "fc780465-2017-40d4-a0c5-307022471b92"
-GRAPH = "00000003-0000-0000-c000-000000000000"
-# ids as published (graph-app-setup.md §10), independent of the code under test
+# ids as published (docs/developer/reference/graph-app-setup.md §10), independent of the code under test
 ADV_HUNTING_ROLE = "7734e8e5-8dde-42fc-b5ae-6eafea078693"
-ADV_HUNTING_SCOPE = "15f11de4-5113-4268-a2d1-0bad43d781f9"
 THREAT_HUNTING_ROLE = "dd98c7f5-2d42-42d3-a0e4-633161547251"
-INTEGRATION_CONFIG = "7c6f6912-60e9-4fcd-bb2a-c25bc35e8c59"
-
-
-@pytest.fixture(scope="module")
-def sp_docs():
-    """The emulator's recorded first-party SP documents (from the checkout, else the installed emulator)."""
-    if os.path.exists(FIRST_PARTY):
-        with open(FIRST_PARTY) as handle:
-            data = json.load(handle)
-    else:
-        data = pytest.importorskip("mtp_emulator.seed").first_party()
-    docs = {}
-    for app_id, doc in data.items():
-        docs[app_id] = dict(doc, id="sp-" + app_id[:8], appId=app_id)
-    return docs
-
-
-# --- names and keys --------------------------------------------------------------------------------------
-
-def test_default_unique_name_is_a_slug():
-    assert m.default_unique_name("SOC Automation (Contoso)") == "mtp-soc-automation-contoso"
-
-
-@pytest.mark.parametrize("name", ["bad name", "quote'd", "", "-lead", "a/b", "x" * 121])
-def test_invalid_unique_name(name):
-    with pytest.raises(MtpConfigError) as exc:
-        m.validate_unique_name(name)
-    assert exc.value.option == "unique_name"
-
-
-def test_presets_and_permissions_merge_per_resource():
-    merged = m.merge_requests([{"resource": "MTP", "application": ["AdvancedHunting.Read.All", "Incident.Read.All"],
-                                "delegated": ["Incident.Read"]}], ["hunting"])
-    as_dict = dict(merged)
-    assert as_dict[MTP]["application"] == ["AdvancedHunting.Read.All", "Incident.Read.All"]
-    assert as_dict[MTP]["delegated"] == ["Incident.Read"]
-    assert as_dict[GRAPH]["application"] == ["ThreatHunting.Read.All"]
-
-
-def test_unknown_preset_and_resource():
-    with pytest.raises(MtpConfigError, match="valid presets: hunting, incidents_read, incidents_write"):
-        m.merge_requests([], ["nope"])
-    with pytest.raises(MtpConfigError, match="neither one of mtp, wdatp, graph"):
-        m.merge_requests([{"resource": "defender"}], [])
-
-
-# --- permission resolution -------------------------------------------------------------------------------
-
-def test_resolve_names_to_ids(sp_docs):
-    req = m.merge_requests([{"resource": "mtp", "application": ["AdvancedHunting.Read.All"],
-                             "delegated": ["AdvancedHunting.Read"]}], ["hunting"])
-    resolved = m.resolve_permissions(req, sp_docs)
-    by = dict(((p["resource"], p["type"], p["name"]), p["id"]) for p in resolved)
-    assert by[("mtp", "application", "AdvancedHunting.Read.All")] == ADV_HUNTING_ROLE
-    assert by[("mtp", "delegated", "AdvancedHunting.Read")] == ADV_HUNTING_SCOPE
-    assert by[("graph", "application", "ThreatHunting.Read.All")] == THREAT_HUNTING_ROLE
-
-
-def test_unknown_name_lists_valid_values(sp_docs):
-    req = m.merge_requests([{"resource": "mtp", "application": ["Incidents.Read.All"]}], [])
-    with pytest.raises(MtpConfigError) as exc:
-        m.resolve_permissions(req, sp_docs)
-    assert "Incidents.Read.All" in exc.value.msg
-    assert "AdvancedHunting.Read.All, CustomDetections.ReadWrite.All, Incident.Read.All, Incident.ReadWrite.All" \
-        in exc.value.msg
-
-
-def test_scope_given_as_application(sp_docs):
-    req = m.merge_requests([{"resource": "mtp", "application": ["Incident.Read"]}], [])
-    with pytest.raises(MtpConfigError, match="delegated permission .scope., not an application permission"):
-        m.resolve_permissions(req, sp_docs)
-
-
-def test_role_given_as_delegated(sp_docs):
-    req = m.merge_requests([{"resource": "mtp", "delegated": ["Incident.Read.All"]}], [])
-    with pytest.raises(MtpConfigError, match="application permission .app role., not a delegated"):
-        m.resolve_permissions(req, sp_docs)
-
-
-def test_guid_escape_hatch_and_shared_id(sp_docs):
-    # IntegrationConfiguration.ReadWrite uses one id as both role and scope on WDATP: both maps resolve it
-    req = m.merge_requests([{"resource": "wdatp", "application": [INTEGRATION_CONFIG],
-                             "delegated": [INTEGRATION_CONFIG]}], [])
-    resolved = m.resolve_permissions(req, sp_docs)
-    assert [(p["type"], p["name"]) for p in resolved] == [
-        ("application", "IntegrationConfiguration.ReadWrite"), ("delegated", "IntegrationConfiguration.ReadWrite")]
-    req = m.merge_requests([{"resource": "mtp", "application": [ADV_HUNTING_SCOPE]}], [])
-    with pytest.raises(MtpConfigError, match="is a delegated scope"):
-        m.resolve_permissions(req, sp_docs)
-
-
-def test_resource_not_found_and_all_problems_reported(sp_docs):
-    other = "11111111-2222-3333-4444-555555555555"
-    req = m.merge_requests([{"resource": other, "application": ["X"]},
-                            {"resource": "mtp", "application": ["Nope"]}], [])
-    with pytest.raises(MtpConfigError) as exc:
-        m.resolve_permissions(req, sp_docs)
-    assert other in exc.value.msg and "not found in the tenant" in exc.value.msg
-    assert "Nope" in exc.value.msg
-
-
-# --- requiredResourceAccess, assignments, grants ---------------------------------------------------------
-
-def _resolved(sp_docs, **kw):
-    return m.resolve_permissions(m.merge_requests([{"resource": "mtp", "application": kw.get("app", []),
-                                                    "delegated": kw.get("dlg", [])}], []), sp_docs)
-
-
-def test_rra_is_compared_as_sets_and_keeps_unmanaged(sp_docs):
-    current = [{"resourceAppId": GRAPH, "resourceAccess": [{"id": THREAT_HUNTING_ROLE, "type": "Role"}]},
-               {"resourceAppId": MTP, "resourceAccess": [{"id": ADV_HUNTING_SCOPE, "type": "Scope"},
-                                                         {"id": ADV_HUNTING_ROLE, "type": "Role"}]}]
-    resolved = _resolved(sp_docs, app=["AdvancedHunting.Read.All"], dlg=["AdvancedHunting.Read"])
-    target = m.desired_rra(current, resolved, purge=False)
-    assert target == m.rra_to_sets(list(reversed(current)))
-    purged = m.desired_rra(current, resolved, purge=True)
-    assert GRAPH not in purged
-    assert purged[MTP] == {(ADV_HUNTING_ROLE, "Role"), (ADV_HUNTING_SCOPE, "Scope")}
-    rra = m.sets_to_rra(purged)
-    assert rra == [{"resourceAppId": MTP, "resourceAccess": [{"id": ADV_HUNTING_ROLE, "type": "Role"},
-                                                             {"id": ADV_HUNTING_SCOPE, "type": "Scope"}]}]
-
-
-def test_assignment_changes():
-    current = [{"id": "a1", "resourceId": "R", "appRoleId": "x"}, {"id": "a2", "resourceId": "R", "appRoleId": "y"}]
-    add, remove = m.assignment_changes(current, {("R", "x"), ("R", "z")}, purge=False)
-    assert add == [("r", "z")] and remove == []
-    add, remove = m.assignment_changes(current, {("R", "x")}, purge=True)
-    assert add == [] and [a["id"] for a in remove] == ["a2"]
-
-
-def test_grant_scope_merge_never_recreates():
-    grants = [{"id": "g1", "resourceId": "R", "scope": "B A", "consentType": "AllPrincipals"},
-              {"id": "g2", "resourceId": "S", "scope": "X", "consentType": "AllPrincipals"}]
-    assert m.grant_changes(grants, {"R": ["A", "C"]}, purge=False) == [("update", grants[0], "B A C")]
-    assert m.grant_changes(grants, {"R": ["A", "B"]}, purge=False) == []
-    assert m.grant_changes(grants, {"T": ["A"]}, purge=False) == [("create", "T", "A")]
-    assert m.grant_changes(grants, {"R": ["A"]}, purge=True) == [("update", grants[0], "A"),
-                                                                 ("delete", grants[1], None)]
-
-
-# --- credentials -----------------------------------------------------------------------------------------
-
-NOW = datetime.datetime(2026, 6, 1, 12, 0, 0)
-
-
-def _pw(label, end):
-    return {"keyId": label + end, "displayName": label, "endDateTime": end, "hint": "abc"}
-
-
-def test_secret_rotation_decision():
-    mine = m.secret_label("k") + "2026-01-01T00:00:00Z"
-    fresh = _pw(mine, "2027-01-01T00:00:00Z")
-    assert m.secret_plan([fresh], "k", NOW, 30) == (False, fresh, [])
-    due = _pw(mine, "2026-06-20T00:00:00.1234567Z")
-    assert m.secret_plan([due], "k", NOW, 30) == (True, None, [])
-    assert m.secret_plan([due], "k", NOW, 10)[0] is False
-    expired = _pw(mine, "2026-05-01T00:00:00Z")
-    assert m.secret_plan([expired, fresh], "k", NOW, 30) == (False, fresh, [expired])
-    foreign = _pw("portal secret", "2026-06-02T00:00:00Z")
-    assert m.secret_plan([foreign], "k", NOW, 30) == (True, None, [])
-    other_key = _pw(m.secret_label("k2") + "x", "2027-01-01T00:00:00Z")
-    assert m.secret_plan([other_key], "k", NOW, 30)[0] is True
-
-
-def test_certificate_thumbprint(tmp_path):
-    trustme = pytest.importorskip("trustme")
-    ca = trustme.CA()
-    cert = ca.issue_cert(u"app.example")
-    pem = cert.cert_chain_pems[0].bytes()
-    path = tmp_path / "c.pem"
-    path.write_bytes(pem + cert.private_key_pem.bytes())
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    expected = x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA1()).hex().upper()
-    info = m.load_certificate(path=str(path))
-    assert info["thumbprint"] == expected and info["has_private_key"]
-    entry = m.certificate_entry(info, "k")
-    assert m.key_thumbprint(entry) == expected
-    assert m.key_thumbprint({"customKeyIdentifier": expected.lower()}) == expected
-    assert m.load_certificate(content=pem.decode())["has_private_key"] is False
-    with pytest.raises(MtpConfigError):
-        m.load_certificate(content="-----BEGIN PRIVATE KEY-----\nAA==\n-----END PRIVATE KEY-----")
-
-
-def test_secret_dest_checked_and_written_atomically(tmp_path):
-    with pytest.raises(MtpConfigError, match="not an existing directory"):
-        m.check_secret_dest(str(tmp_path / "missing" / "s"))
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    ro.chmod(0o500)
-    try:
-        if not os.access(str(ro), os.W_OK):  # root can write anyway
-            with pytest.raises(MtpConfigError, match="not writable"):
-                m.check_secret_dest(str(ro / "s"))
-    finally:
-        ro.chmod(0o700)
-    dest = tmp_path / "secret"
-    m.check_secret_dest(str(dest))
-    m.write_secret_file(str(dest), "value-1")
-    assert dest.read_text() == "value-1"
-    assert stat.S_IMODE(os.stat(str(dest)).st_mode) == 0o600
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".mtp-secret-")] == []
-
-
-# --- error classification --------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("status,code,message,details,fresh,expected", [
-    (400, "Request_BadRequest", "The appId 'x' of the service principal does not reference a valid application "
-                                "object.", ["NoBackingApplicationObject"], False, m.LAG),
-    (400, "Request_BadRequest", "Not a valid reference update.", [], False, m.LAG),
-    (400, "Request_BadRequest", "Permission being assigned already exists on the object", [], False, m.EXISTS),
-    (400, "Request_BadRequest", "Another object with the same value for property uniqueName already exists.", [],
-     False, m.UNIQUE_CONFLICT),
-    (409, "Request_MultipleObjectsWithSameKeyValue", "Permission entry already exists.", [], False,
-     m.GRANT_CONFLICT),
-    (409, "Error_MsaAppDoesNotExist", "", [], False, m.LAG),
-    (404, "Request_ResourceNotFound", "", [], True, m.LAG),
-    (404, "Request_ResourceNotFound", "", [], False, m.NOT_FOUND),
-    (403, "Authorization_RequestDenied", "When using this permission, the backing application of the service "
-                                         "principal being created must in the local tenant", [], False,
-     m.LOCAL_TENANT),
-    (403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.", [], False, m.DENIED),
-    (None, None, "reset", [], False, m.AMBIGUOUS),
-    (503, None, "", [], False, m.AMBIGUOUS),
-    (400, "Request_BadRequest", "Invalid property", [], False, m.FATAL),
-])
-def test_classify(status, code, message, details, fresh, expected):
-    assert m.classify(status, code, message, details, fresh=fresh) == expected
-
-
-def test_error_info_reads_graph_envelope():
-    exc = MtpApiError("x", status=400, body={"error": {"code": "Request_BadRequest", "message": "m",
-                                                       "details": [{"code": "NoBackingApplicationObject"}]}})
-    assert m.error_info(exc) == (400, "Request_BadRequest", "m", ["NoBackingApplicationObject"])
 
 
 # =========================================================================================================
@@ -574,3 +331,111 @@ def test_absent_in_check_mode_writes_nothing():
     assert [s["method"] for s in predicted["plan"]] == ["DELETE", "DELETE", "DELETE"]  # grant, SP, app
     assert emu.stats()["graph_directory_writes"] == 0
     assert len(emu.apps("mtp-soc")) == 1
+
+
+# --- every input is checked before the first write (issue 12, defect 5) ------------------------------------
+
+def _certificate_pem(not_before, not_after):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, u"app.example")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
+            .sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _refused_before_any_write(emu, option, match, **params):
+    emu.reset_stats()
+    with pytest.raises(MtpConfigError, match=match) as exc:
+        emu.run(**params)
+    assert exc.value.option == option
+    assert emu.stats()["graph_directory_writes"] == 0, emu.stats()["requests"]
+    assert not emu.apps(params.get("unique_name", "mtp-soc"))
+    return exc.value
+
+
+GOOD_FED = {"name": "github-main", "issuer": "https://token.actions.githubusercontent.com",
+            "subject": "repo:org/repo:ref:refs/heads/main", "audiences": ["api://AzureADTokenExchange"]}
+
+
+@needs_emulator
+@pytest.mark.parametrize("federated,match", [
+    (dict(GOOD_FED, name="main branch/prod"), "federated.name 'main branch/prod' is invalid"),
+    (dict(GOOD_FED, name="x" * 121), "federated.name .* is invalid"),
+    (dict(GOOD_FED, issuer="token.actions.githubusercontent.com"), "federated.issuer .* is invalid"),
+    (dict(GOOD_FED, audiences=["api://AzureADTokenExchange", "api://other"]), "exactly one value"),
+])
+def test_federated_credential_graph_would_refuse_writes_nothing(federated, match):
+    _refused_before_any_write(Emu(), "federated", match, credential="federated", federated=federated, **FULL)
+
+
+@needs_emulator
+def test_display_name_is_required_to_create_the_app():
+    emu = Emu()
+    err = _refused_before_any_write(emu, "display_name", "display_name is required to create the application",
+                                    unique_name="mtp-nameless", display_name=None, presets=["hunting"])
+    assert "mtp-nameless" in err.msg
+    # an app that exists is found by its key: no display_name needed then
+    emu.run(unique_name="mtp-named", presets=["hunting"], credential="none")
+    assert emu.run(unique_name="mtp-named", display_name=None, presets=["hunting"], credential="none")[
+        "changed"] is False
+
+
+@needs_emulator
+def test_secret_lifetime_past_the_maximum_writes_nothing():
+    err = _refused_before_any_write(Emu(), "secret_lifetime_days", "between 1 and 730", secret_lifetime_days=3650,
+                                    **FULL)
+    assert "3650" in err.msg
+
+
+@needs_emulator
+def test_expired_certificate_is_refused_before_upload():
+    pem = _certificate_pem(datetime.datetime(2020, 1, 1), datetime.datetime(2021, 1, 1))
+    _refused_before_any_write(Emu(), "certificate", "expired on 2021-01-01T00:00:00Z", credential="certificate",
+                              certificate={"content": pem}, **FULL)
+
+
+@needs_emulator
+def test_certificate_not_valid_yet_is_refused_before_upload():
+    start = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0) \
+        + datetime.timedelta(days=30)
+    pem = _certificate_pem(start, start + datetime.timedelta(days=365))
+    _refused_before_any_write(Emu(), "certificate", "is not valid before", credential="certificate",
+                              certificate={"content": pem}, **FULL)
+
+
+@needs_emulator
+def test_valid_certificate_is_uploaded_once():
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None, microsecond=0)
+    pem = _certificate_pem(now - datetime.timedelta(days=1), now + datetime.timedelta(days=365))
+    emu = Emu()
+    first = emu.run(credential="certificate", certificate={"content": pem}, presets=["hunting"])
+    assert first["changed"] is True and first["credential"]["type"] == "certificate"
+    assert len(emu.apps("mtp-soc")[0]["keyCredentials"]) == 1
+    assert emu.run(credential="certificate", certificate={"content": pem}, presets=["hunting"])["changed"] is False
+
+
+@needs_emulator
+def test_check_mode_on_an_existing_app_predicts_the_new_permission():
+    emu = Emu()
+    emu.run(presets=["hunting"])
+    emu.reset_stats()
+    predicted = emu.run(check_mode=True, presets=["hunting"],
+                        permissions=[{"resource": "WindowsDefenderATP", "application": ["Alert.Read.All"]}])
+    assert predicted["changed"] is True
+    assert "application wdatp:Alert.Read.All" in predicted["diff"]["after"]["required_resource_access"]
+    assert "application wdatp:Alert.Read.All" not in predicted["diff"]["before"]["required_resource_access"]
+    assert "wdatp:Alert.Read.All" in predicted["diff"]["after"]["app_role_assignments"]
+    assert emu.stats()["graph_directory_writes"] == 0
+
+
+@needs_emulator
+def test_check_mode_refuses_bad_input_too():
+    emu = Emu()
+    with pytest.raises(MtpConfigError, match="federated.name"):
+        emu.run(check_mode=True, credential="federated", federated=dict(GOOD_FED, name="a b"), presets=["hunting"])

@@ -26,6 +26,21 @@ _spec = importlib.util.spec_from_file_location(
 harness = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(harness)
 
+
+@pytest.fixture(autouse=True)
+def module_side(monkeypatch):
+    """Run main() as a module runs on its host, whatever ran before in this process.
+
+    A controller-side test (tests/unit/plugins/plugin_utils) imports ansible's controller code, which sets
+    ``ansible.module_utils._internal.is_controller`` for the rest of the process; ``AnsibleModule.warn`` then
+    sends warnings to the display instead of ``result.warnings``, and the assertions on warnings would depend on
+    test order.
+    """
+    from ansible.module_utils import _internal
+
+    monkeypatch.setattr(_internal, "is_controller", False)
+
+
 BASE = {"tenant_id": "6f1d2c3b-0a4e-4c5d-9e8f-1a2b3c4d5e6f", "client_id": "admin-client",
         "client_secret": "caller-secret-value", "token_cache": False}
 
@@ -74,6 +89,8 @@ def test_bad_options_fail_before_any_call(args, expected, capsys):
 def test_unknown_preset_is_refused_by_the_argspec(capsys):
     out = run_module({"display_name": "x", "presets": ["everything"]}, capsys)
     assert out["failed"] and "presets" in out["msg"]
+    assert "unknown preset 'everything'; valid presets: " in out["msg"] and "hunting" in out["msg"]
+    assert out["_client_calls"] == 0
 
 
 def test_full_run_check_diff_and_noop(capsys):
@@ -128,3 +145,21 @@ def test_secret_survives_a_failed_readiness_probe(capsys):
     assert len(out["client_secret"]) >= 16 and out["app_id"]
     app = emu.apps("mtp-slow")[0]
     assert [c["keyId"] for c in app["passwordCredentials"]] == [out["credential"]["key_id"]]
+
+
+def test_empty_unique_name_is_refused_before_any_write(capsys):
+    emu = harness.Emu()
+    emu.reset_stats()
+    out = run_module({"unique_name": "", "display_name": "SOC automation", "presets": ["hunting"]}, capsys, emu=emu)
+    assert out["failed"] is True
+    assert out["msg"].startswith("unique_name '' is invalid")
+    assert emu.stats()["graph_directory_writes"] == 0
+    assert not emu.apps("mtp-soc-automation") and not emu.apps("")
+
+
+def test_secret_lifetime_past_the_maximum_fails_naming_the_option(capsys):
+    emu = harness.Emu()
+    emu.reset_stats()
+    out = run_module({"display_name": "Long", "presets": ["hunting"], "secret_lifetime_days": 800}, capsys, emu=emu)
+    assert out["failed"] is True and "secret_lifetime_days must be between 1 and 730" in out["msg"]
+    assert emu.stats()["graph_directory_writes"] == 0
