@@ -13,11 +13,11 @@ CORE311 := ansible-core>=2.19,<2.20
 CORE312 := ansible-core>=2.21,<2.22
 
 .PHONY: help venv venv312 demo test test-emulator test-sanity test-units test-integration test-docs \
-        test-lint test-molecule test-py311 test-py312 bench clean
+        test-lint test-molecule test-examples test-py311 test-py312 bench clean
 
 help:
 	@echo "make demo   - start the emulator, onboard an app and hunt (playbooks/demo.yml)"
-	@echo "make test   - every test: emulator, sanity, units, integration (py3.11+2.19, py3.12+2.21), docs, lint, molecule"
+	@echo "make test   - every test: emulator, sanity, units, integration (py3.11+2.19, py3.12+2.21), docs, lint, molecule, examples"
 	@echo "make bench  - benchmark scripts (print figures)"
 
 $(VENV)/.stamp: requirements.txt requirements-dev.txt emulator/pyproject.toml
@@ -38,7 +38,7 @@ venv312: $(VENV312)/.stamp
 demo: venv
 	@bash tools/demo.sh $(VENV)
 
-test: test-emulator test-py311 test-py312 test-docs test-lint test-molecule
+test: test-emulator test-py311 test-py312 test-docs test-lint test-molecule test-examples
 	@echo "make test: all suites passed"
 
 test-emulator: venv
@@ -58,6 +58,9 @@ test-lint: venv
 
 test-molecule: venv
 	bash tools/run_molecule.sh $(VENV) $(BUILD)/molecule
+
+test-examples: venv
+	bash tools/run_examples.sh $(VENV) $(BUILD)/examples
 
 bench: venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done

@@ -3,7 +3,9 @@
 
 Starts the emulator in-process (its own temporary state directory, 127.0.0.1 only), then runs N client
 threads (default 4), each with its own ``requests.Session`` trusting the emulator CA, for a fixed time per
-measurement:
+measurement. The listeners keep connections alive (HTTP/1.1), so each session reuses one connection; the
+figures and the count of connections the server accepted are printed. ``--no-keep-alive`` starts the emulator
+with one request per connection (a TLS handshake per call), for comparison:
 
 - ``POST /{tenant}/oauth2/v2.0/token`` (client credentials, the fixture's seeded admin app and secret);
 - ``GET /v1.0/applications?$top=5`` with a bearer token from the same app.
@@ -12,7 +14,7 @@ Prints the figures. A route that is not there yet is reported as "route missing"
 This is a script that prints figures, not a test; the client threads share the interpreter with the server,
 so the figures are a floor for an out-of-process emulator.
 
-    /tmp/v311/bin/python benchmarks/emulator_throughput.py --threads 4 --seconds 5
+    .venv/bin/python benchmarks/emulator_throughput.py --threads 4 --seconds 5 [--no-keep-alive]
 """
 
 from __future__ import annotations
@@ -109,10 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=4, help="client threads (default 4)")
     p.add_argument("--seconds", type=float, default=5.0, help="duration of each measurement (default 5)")
+    p.add_argument("--no-keep-alive", dest="keep_alive", action="store_false",
+                   help="one request per connection (the emulator's behaviour before keep-alive)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
-    with EmulatorServer(proxy=False) as emu:
+    with EmulatorServer(proxy=False, keep_alive=args.keep_alive) as emu:
         ep = emu.endpoints
         tenant = ep["tenants"][0]
         app = tenant["admin_app"]
@@ -120,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         form = {"grant_type": "client_credentials", "client_id": app["client_id"],
                 "client_secret": app["client_secret"], "scope": GRAPH_SCOPE}
         print(f"mtp_emulator at {ep['base_url']}; tenant {tenant['domain']}; python {sys.version.split()[0]}; "
-              f"{os.cpu_count()} CPUs")
+              f"{os.cpu_count()} CPUs; keep-alive {'on' if args.keep_alive else 'off'}")
 
         measure("token (client credentials)", args.threads, args.seconds,
                 _Call(emu.ca_path, lambda s: s.post(token_url, data=form, timeout=30)))
@@ -140,7 +144,8 @@ def main(argv: list[str] | None = None) -> int:
         measure("graph GET /v1.0/applications", args.threads, args.seconds,
                 _Call(emu.ca_path, lambda s: s.get(graph_url, params={"$top": "5"}, headers=headers, timeout=30)))
         stats = emu.state.stats.snapshot()
-        print(f"server counted {stats['requests_total']} requests, {stats['tokens_issued_total']} tokens issued")
+        print(f"server counted {stats['requests_total']} requests, {stats['tokens_issued_total']} tokens issued, "
+              f"{sum(getattr(emu, 'connections', {}).values())} connections accepted")
     return 0
 
 

@@ -71,7 +71,7 @@ class CertPaths:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(self.cert_path, self.key_path)
-        ctx.num_tickets = 0  # every connection is closed after one response: no session resumption
+        ctx.num_tickets = 0  # no session tickets: clients reuse connections (keep-alive), not TLS sessions
         return ctx
 
 

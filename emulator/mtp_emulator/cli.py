@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "directory removed at exit)")
     files.add_argument("--fixture", metavar="FILE",
                        help="YAML or JSON fixture with the tenants to load (default: the built-in fixture)")
+    files.add_argument("--data", metavar="FILE", action="append", default=[],
+                       help="YAML or JSON data document (hunting rows, incidents, devices; see POST /_emulator/data) "
+                            "loaded into the fixture's tenant at start-up and after every reset; repeatable")
     files.add_argument("--persist", metavar="FILE",
                        help="save the state to FILE (within a second of each change, and at exit) and restore "
                             "it from FILE at start")
@@ -218,8 +221,19 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
 
+    fixture = args.fixture
+    if args.data:
+        from . import seed
+
+        try:
+            fixture = seed.load_fixture_file(args.fixture) if args.fixture else seed.default_fixture()
+            for path in args.data:
+                seed.merge_data(fixture, seed.load_fixture_file(path))
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            LOG.error("cannot load the data file: %s: %s", type(exc).__name__, exc)
+            return 1
     server = EmulatorServer(
-        fixture=args.fixture, config=config_from_args(args), state_dir=args.state_dir, host=args.host,
+        fixture=fixture, config=config_from_args(args), state_dir=args.state_dir, host=args.host,
         port=args.port, gov_port=args.gov_port, imds_port=args.imds_port, proxy_port=args.proxy_port,
         proxy=not args.no_proxy, persist=args.persist, request_log=args.request_log,
     )

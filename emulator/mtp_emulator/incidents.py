@@ -1,7 +1,7 @@
 """Seeded Defender incidents and alerts, one store per tenant, rendered in the MTP or the Graph shape.
 
 Stored in a canonical form (Graph camelCase enum values, ``datetime`` objects); :func:`mtp_incident` and
-:func:`graph_incident` render the wire shapes of reference/defender-api.md §4. The first incidents are the
+:func:`graph_incident` render the wire shapes of docs/developer/reference/defender-api.md §4. The first incidents are the
 attack stories planted in the hunting tables (``hunting/generator.py``); their alerts are the ``AlertInfo`` /
 ``AlertEvidence`` rows. The rest are low-noise filler so that paging has several pages.
 """
@@ -278,6 +278,22 @@ class IncidentStore:
                 return a
         return None
 
+    # --- users' own incidents (hunting/userdata.py) ------------------------------------------------------
+    def add_user_incident(self, spec: dict) -> dict:
+        """A validated incident (:func:`validate_user_incident`) with its alerts, appended to the store."""
+        def alerts_fn(iid):
+            return [_alert(self, iid, a["title"], a["category"], a["severity"], a["serviceSource"],
+                           a["detectionSource"], a["created"], a["techniques"], a["evidence"], a["description"],
+                           a["threatFamilyName"]) | {"status": a["status"]} for a in spec["alerts"]]
+
+        inc = self._incident(spec["title"], spec["severity"], spec["created"], alerts_fn, status=spec["status"],
+                             assigned=spec["assignedTo"], tags=spec["tags"])
+        inc["description"] = spec["description"]
+        if spec["classification"] or spec["determination"]:
+            apply_classification(inc, {"classification": spec["classification"],
+                                       "determination": spec["determination"]})
+        return inc
+
     # --- change feed (control plane) ----------------------------------------------------------------------
     def advance(self, new: int = 1, update: int = 1, now: dt.datetime | None = None) -> dict:
         """Create *new* incidents and touch *update* existing ones, so a poller sees changes."""
@@ -303,6 +319,87 @@ class IncidentStore:
                                     "createdBy": "Automation", "createdTime": now})
             updated.append(inc)
         return {"created": created, "updated": updated}
+
+
+# --- users' own incidents -----------------------------------------------------------------------------------
+
+_EVIDENCE_KINDS = ("Machine", "User", "File", "Process", "Ip", "Url", "MailMessage")
+_EVIDENCE_KEYS = {"Machine": ("LocalIP",), "User": ("AccountName", "AccountDomain", "AccountSid", "AccountObjectId",
+                                                    "AccountUpn")}
+
+
+def _user_alert(a, incident: dict, now: dt.datetime, what: str, parse, tenant_id: str) -> dict:
+    from .hunting.tables import TABLES
+
+    if not isinstance(a, dict) or not isinstance(a.get("title"), str) or not a["title"].strip():
+        raise InvalidValue(f"{what}: an alert needs a 'title'.")
+    source = str(a.get("serviceSource", "microsoftDefenderForEndpoint"))
+    match = [k for k, (mtp, _) in SERVICE_SOURCES.items() if source.lower() in (k.lower(), mtp.lower())]
+    if not match:
+        raise InvalidValue(f"{what}: serviceSource '{source}' is not one of {', '.join(SERVICE_SOURCES)}.")
+    evidence, columns = [], dict(TABLES["AlertEvidence"])
+    for k, ev in enumerate(a.get("evidence") or []):
+        if not isinstance(ev, dict) or ev.get("EntityType") not in _EVIDENCE_KINDS:
+            raise InvalidValue(f"{what}.evidence[{k}]: 'EntityType' must be one of {', '.join(_EVIDENCE_KINDS)}.")
+        unknown = sorted(c for c in ev if c not in columns)
+        if unknown:
+            raise InvalidValue(f"{what}.evidence[{k}]: unknown field(s) {', '.join(unknown)} (AlertEvidence "
+                               "column names are used).")
+        ev = {"EvidenceRole": "Impacted"} | ev
+        if ev["EntityType"] == "Machine":
+            if not isinstance(ev.get("DeviceName"), str) or not ev["DeviceName"]:
+                raise InvalidValue(f"{what}.evidence[{k}]: a Machine needs its 'DeviceName'.")
+            # the id a device loaded under that name gets (hunting/userdata.py)
+            ev.setdefault("DeviceId", generator._h(tenant_id, "device", ev["DeviceName"].lower(), n=40))
+        for key in _EVIDENCE_KEYS.get(ev["EntityType"], ()):
+            ev.setdefault(key, None)
+        evidence.append(ev)
+    techniques = a.get("mitreTechniques", a.get("techniques", []))
+    if not isinstance(techniques, list) or not all(isinstance(t, str) for t in techniques):
+        raise InvalidValue(f"{what}: 'mitreTechniques' must be a list of strings.")
+    return {
+        "title": a["title"], "description": str(a.get("description", "")),
+        "category": str(a.get("category", "SuspiciousActivity")),
+        "severity": normalize(a.get("severity", incident["severity"]), SEVERITY, f"{what}.severity"),
+        "status": normalize(a.get("status", "new"), ALERT_STATUS, f"{what}.status"),
+        "serviceSource": match[0], "detectionSource": str(a.get("detectionSource", match[0])),
+        "created": parse(a.get("created", incident["created"]), now, f"{what}.created"),
+        "techniques": list(techniques), "evidence": evidence, "threatFamilyName": a.get("threatFamilyName"),
+    }
+
+
+def validate_user_incident(spec, now: dt.datetime, what: str = "incident", tenant_id: str = "") -> dict:
+    """A user's incident (``title``, ``severity``, ``status``, ``created``, ``assignedTo``, ``tags``,
+    ``classification``, ``determination``, ``description``, ``alerts``) -> its validated, normalised form.
+    Times may be relative (hunting/userdata.py). Raises ValueError naming the bad field."""
+    from .hunting.userdata import parse_time
+
+    if not isinstance(spec, dict):
+        raise InvalidValue(f"{what}: an incident is an object.")
+    title = spec.get("title", spec.get("displayName", spec.get("incidentName")))
+    if not isinstance(title, str) or not title.strip():
+        raise InvalidValue(f"{what}: an incident needs a 'title'.")
+    tags = spec.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise InvalidValue(f"{what}: 'tags' must be a list of strings.")
+    out = {
+        "title": title, "description": str(spec.get("description", "")),
+        "severity": normalize(spec.get("severity", "medium"), SEVERITY, f"{what}.severity"),
+        "status": normalize(spec.get("status", "active"), STATUS, f"{what}.status"),
+        "created": parse_time(spec.get("created", "now"), now, f"{what}.created"),
+        "assignedTo": spec.get("assignedTo"), "tags": list(tags),
+        "classification": spec.get("classification"), "determination": spec.get("determination"),
+    }
+    probe = {"classification": None, "determination": None}
+    if out["classification"] or out["determination"]:
+        apply_classification(probe, {"classification": out["classification"],
+                                     "determination": out["determination"]})
+    alerts = spec.get("alerts") or [{"title": title}]
+    if not isinstance(alerts, list):
+        raise InvalidValue(f"{what}: 'alerts' must be a list.")
+    out["alerts"] = [_user_alert(a, out, now, f"{what}.alerts[{k}]", parse_time, tenant_id)
+                     for k, a in enumerate(alerts)]
+    return out
 
 
 # --- rendering ----------------------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ Switches live in ``state.extras["defender_ctl"]`` so ``POST /_emulator/reset`` c
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import json
 import math
@@ -32,6 +31,7 @@ from . import incidents as inc_mod
 from .errors import GraphError, MtpError
 from .hunting import tenant_data
 from .hunting.engine import MSG_TIMEOUT, RESULT_BYTES, ROW_LIMIT, HuntingError
+from .quotas import QUOTAS, check_quota, fmt_window as _fmt_window  # noqa: F401 - QUOTAS re-exported
 from .state import GRAPH_APP_ID, MTP_APP_ID, WDATP_APP_ID
 
 UTC = dt.timezone.utc
@@ -47,13 +47,6 @@ GRAPH_AUDIENCES = ("https://graph.microsoft.com", "https://graph.microsoft.us", 
                    "https://canary.graph.microsoft.com", GRAPH_APP_ID)
 ALL_AUDIENCES = MTP_AUDIENCES + MDE_AUDIENCES + GRAPH_AUDIENCES
 
-# name -> (calls, window seconds) before quota_scale
-QUOTAS = {
-    "hunting": ((45, 60), (1500, 3600)),
-    "incidents.list": ((50, 60), (1500, 3600)),
-    "incidents.get": ((100, 60), (1500, 3600)),
-    "incidents.update": ((50, 60), (1500, 3600)),
-}
 RETIRED_MESSAGE = ("This API was retired on 2027-02-01 and no longer returns data. Use the Microsoft Graph "
                    "security API instead: POST https://graph.microsoft.com/v1.0/security/runHuntingQuery.")
 MTP_TOP_MAX = 100
@@ -119,31 +112,7 @@ def authorize(state, api: str, audiences: tuple, roles: tuple, scopes: tuple):
     return tenant, claims
 
 
-# --- quotas -----------------------------------------------------------------------------------------------
-
-def _fmt_window(seconds: int) -> str:
-    return time.strftime("%H:%M:%S", time.gmtime(seconds))
-
-
-def check_quota(state, tenant, name: str, api: str) -> None:
-    """Count one call against the tenant's *name* quotas; raise 429 (Retry-After) when one is exhausted."""
-    scale = float(getattr(state.config, "quota_scale", 1.0) or 1.0)
-    now = time.monotonic()
-    with state.lock:
-        windows = state.extras.setdefault("defender_quota", {})
-        for calls, span in QUOTAS[name]:
-            limit = max(1, int(calls * scale))
-            q = windows.setdefault((tenant.id, name, span), collections.deque())
-            while q and q[0] <= now - span:
-                q.popleft()
-            if len(q) >= limit:
-                retry = max(1, math.ceil(q[0] + span - now))
-                state.stats.incr(f"{name}.throttled")
-                message = f"API calls quota exceeded! maximum allowed {limit} per {_fmt_window(span)}"
-                raise _error(api, 429, "429" if api != "graph" else "TooManyRequests", message,
-                             headers={"Retry-After": str(retry)})
-        for calls, span in QUOTAS[name]:
-            windows[(tenant.id, name, span)].append(now)
+# --- quotas: mtp_emulator/quotas.py (check_quota is re-exported here for older imports) ----------------
 
 
 # --- hunting ------------------------------------------------------------------------------------------------

@@ -16,8 +16,9 @@ from urllib.parse import quote
 
 from flask import current_app, request
 
+from .app import Route, add_routes
 from .errors import GraphError
-from .routes_graph_directory import GRAPH_AUDIENCES, json_response, read_body
+from .graph_directory.common import GRAPH_AUDIENCES, json_response, read_body
 
 MAX_REQUESTS = 20
 HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -141,26 +142,31 @@ def _run_item(item: dict) -> dict:
     return result
 
 
-def register(app, state) -> None:
-    @app.route("/v1.0/$batch", methods=["POST"], endpoint="graph_batch")
-    def graph_batch():
-        from . import tokens  # the outer call needs a valid token as well
+def graph_batch(state):
+    from .login import keys  # the outer call needs a valid token as well
 
-        try:
-            tokens.verify_bearer(state, GRAPH_AUDIENCES)
-        except tokens.TokenRejected as exc:
-            raise GraphError(401, "InvalidAuthenticationToken", exc.reason) from None
-        items = _order(_validate(read_body()))
-        results: dict[str, dict] = {}
-        for item in items:
-            failed = [str(d) for d in item.get("dependsOn") or [] if results[str(d)]["status"] >= 400]
-            if failed:
-                results[str(item["id"])] = {
-                    "id": str(item["id"]), "status": 424, "headers": {"Content-Type": "application/json"},
-                    "body": {"error": {"code": "FailedDependency",
-                                       "message": f"Dependent request(s) {', '.join(failed)} failed."}}}
-                continue
-            results[str(item["id"])] = _run_item(item)
-        responses = list(results.values())
-        random.shuffle(responses)
-        return json_response({"responses": responses})
+    try:
+        keys.verify_bearer(state, GRAPH_AUDIENCES)
+    except keys.TokenRejected as exc:
+        raise GraphError(401, "InvalidAuthenticationToken", exc.reason) from None
+    items = _order(_validate(read_body()))
+    results: dict[str, dict] = {}
+    for item in items:
+        failed = [str(d) for d in item.get("dependsOn") or [] if results[str(d)]["status"] >= 400]
+        if failed:
+            results[str(item["id"])] = {
+                "id": str(item["id"]), "status": 424, "headers": {"Content-Type": "application/json"},
+                "body": {"error": {"code": "FailedDependency",
+                                   "message": f"Dependent request(s) {', '.join(failed)} failed."}}}
+            continue
+        results[str(item["id"])] = _run_item(item)
+    responses = list(results.values())
+    random.shuffle(responses)
+    return json_response({"responses": responses})
+
+
+ROUTES = (Route("/v1.0/$batch", ("POST",), graph_batch),)
+
+
+def register(app, state) -> None:
+    add_routes(app, state, ROUTES)

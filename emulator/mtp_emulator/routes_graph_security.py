@@ -3,10 +3,13 @@
 | route | what |
 |---|---|
 | ``POST /v1.0/security/runHuntingQuery`` | ``Query``/``query``, ``Timespan``/``timespan`` (every §2.2 form) |
+| ``POST /v1.0/security/microsoft.graph.security.runHuntingQuery`` | the same, namespace-qualified (msgraph-sdk) |
 | ``GET /v1.0/security/incidents`` | ``$filter``, ``$top`` <= 50 (exact 400), ``$skip``, ``$count``, ``$expand`` |
 | ``GET / PATCH /v1.0/security/incidents/{id}`` | camelCase enums (any casing accepted on input) |
 | ``POST /v1.0/security/incidents/{id}/comments`` | appends; returns the comment list |
 | ``GET /v1.0/security/alerts_v2``, ``GET / PATCH …/alerts_v2/{id}`` | ``$filter``, ``$top``, ``$skip`` |
+
+Every route is a flat function ``view(state, **url_values)`` in :data:`ROUTES`; quotas: :mod:`mtp_emulator.quotas`.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import re
 from flask import Flask, jsonify, request
 
 from . import incidents as inc_mod
+from .app import Route, add_routes
 from .errors import GraphError
 from .hunting import tenant_data
-from .routes_defender import (GRAPH_AUDIENCES, actor, authorize, check_quota, filter_incidents, int_param,
-                              order_items, page_links, run_hunting, setting, sorted_incidents)
+from .quotas import check_quota
+from .routes_defender import (GRAPH_AUDIENCES, actor, authorize, filter_incidents, int_param, order_items, page_links,
+                              run_hunting, setting, sorted_incidents)
 
 UTC = dt.timezone.utc
 CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.security.huntingQueryResults"
@@ -148,172 +153,188 @@ def _graph_update(target: dict, body: dict, allowed: dict, status_enum: dict) ->
         raise GraphError(400, "BadRequest", str(exc)) from None
 
 
+def graph_hunting(state):
+    tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *HUNT)
+    check_quota(state, tenant, "hunting", "graph")
+    body = _json_body()
+    query = body.get("Query", body.get("query"))
+    if not isinstance(query, str) or not query.strip():
+        raise GraphError(400, "BadRequest", "Missing query.")
+    span = body.get("Timespan", body.get("timespan"))
+    window = None
+    if span is not None:
+        try:
+            window = parse_timespan(span)
+        except ValueError:
+            raise GraphError(400, "BadRequest", f"Invalid timespan '{span}'. Use an ISO 8601 duration or "
+                             "interval, e.g. 'P30D' or '2024-02-01T08:00:00Z/2024-02-15T08:00:00Z'.") from None
+    result = run_hunting(state, tenant, query, "graph", window=window)
+    annotate = bool(setting(state, "int64_annotations", "graph_int64_annotations", True))
+    longs = [n for n, t, _ in result["columns"] if t == "Int64"] if annotate else []
+    rows = result["rows"]
+    if longs:
+        out_rows = []
+        for row in rows:
+            new = {}
+            for k, v in row.items():
+                if k in longs:
+                    new[f"{k}@odata.type"] = "#Int64"
+                new[k] = v
+            out_rows.append(new)
+        rows = out_rows
+    return jsonify({"@odata.context": CONTEXT,
+                    "schema": [{"name": n, "type": t} for n, t, _ in result["columns"]],
+                    "results": rows})
+
+
+# --- incidents --------------------------------------------------------------------------------------
+def graph_incidents_list(state):
+    tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *INC_READ)
+    check_quota(state, tenant, "incidents.list", "graph")
+    top = _top(GRAPH_TOP_MAX, GRAPH_TOP_MAX, strict=True)
+    skip = _skip()
+    expand = _expand_alerts()
+    flt = request.args.get("$filter")
+    store = tenant_data(state, tenant)["incidents"]
+    items = filter_incidents(sorted_incidents(store), flt, INCIDENT_FIELDS, "graph",
+                             dict(ENUMS, status=INCIDENT_STATUS))
+    items = order_items(items, request.args.get("$orderby"), INCIDENT_FIELDS | {"id": "id"}, "graph")
+    page = items[skip:skip + top]
+    state.stats.incr("incidents.list")
+    body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents"}
+    if request.args.get("$count", "").lower() == "true":
+        body["@odata.count"] = len(items)
+    body["value"] = [inc_mod.graph_incident(i, tenant.id, expand) for i in page]
+    link = page_links("/v1.0/security/incidents", top, skip, len(items),
+                      {"$filter": flt, "$expand": request.args.get("$expand"),
+                       "$count": request.args.get("$count"), "$orderby": request.args.get("$orderby")})
+    if link:
+        body["@odata.nextLink"] = link
+    return jsonify(body)
+
+
+def _incident(state, tenant, incident_id):
+    inc = tenant_data(state, tenant)["incidents"].get(incident_id)
+    if inc is None:
+        raise GraphError(404, "NotFound", f"Incident with id {incident_id} was not found.")
+    return inc
+
+
+def graph_incident_get(state, incident_id):
+    tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *INC_READ)
+    check_quota(state, tenant, "incidents.get", "graph")
+    inc = _incident(state, tenant, incident_id)
+    state.stats.incr("incidents.get")
+    body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents/$entity"}
+    body.update(inc_mod.graph_incident(inc, tenant.id, _expand_alerts()))
+    return jsonify(body)
+
+
+def graph_incident_patch(state, incident_id):
+    tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *INC_WRITE)
+    check_quota(state, tenant, "incidents.update", "graph")
+    body = _json_body()
+    with state.lock:
+        inc = _incident(state, tenant, incident_id)
+        allowed = {"status", "assignedTo", "classification", "determination", "customTags", "resolvingComment",
+                   "summary", "description"}
+        _graph_update(inc, body, dict.fromkeys(allowed), INCIDENT_STATUS)
+        inc["updated"] = dt.datetime.now(UTC)
+        inc["lastModifiedBy"] = actor(claims)
+        state.stats.incr("incidents.patch")
+        out = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents/$entity"}
+        out.update(inc_mod.graph_incident(inc, tenant.id))
+    return jsonify(out)
+
+
+def graph_incident_comment(state, incident_id):
+    tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *INC_WRITE)
+    check_quota(state, tenant, "incidents.update", "graph")
+    body = _json_body()
+    comment = body.get("comment")
+    if not isinstance(comment, str) or not comment:
+        raise GraphError(400, "BadRequest", "The comment property is required.")
+    with state.lock:
+        inc = _incident(state, tenant, incident_id)
+        now = dt.datetime.now(UTC)
+        inc["comments"].append({"comment": comment, "createdBy": actor(claims), "createdTime": now})
+        inc["updated"] = now
+        state.stats.incr("incidents.comment")
+        value = inc_mod.graph_incident(inc, tenant.id)["comments"]
+    return jsonify({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#"
+                    "Collection(microsoft.graph.security.alertComment)", "value": value})
+
+
+# --- alerts_v2 --------------------------------------------------------------------------------------
+def graph_alerts_list(state):
+    tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_READ)
+    check_quota(state, tenant, "incidents.list", "graph")
+    top = _top(ALERTS_TOP_MAX, ALERTS_TOP_MAX, strict=False)
+    skip = _skip()
+    flt = request.args.get("$filter")
+    store = tenant_data(state, tenant)["incidents"]
+    alerts = sorted(store.alerts(), key=lambda a: (a["created"], a["id"]), reverse=True)
+    items = filter_incidents(alerts, flt, ALERT_FIELDS, "graph", dict(ENUMS, status=inc_mod.ALERT_STATUS))
+    items = order_items(items, request.args.get("$orderby"), ALERT_FIELDS, "graph")
+    page = items[skip:skip + top]
+    state.stats.incr("alerts.list")
+    body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2"}
+    if request.args.get("$count", "").lower() == "true":
+        body["@odata.count"] = len(items)
+    body["value"] = [inc_mod.graph_alert(a, tenant.id) for a in page]
+    link = page_links("/v1.0/security/alerts_v2", top, skip, len(items),
+                      {"$filter": flt, "$orderby": request.args.get("$orderby")})
+    if link:
+        body["@odata.nextLink"] = link
+    return jsonify(body)
+
+
+def _alert(state, tenant, alert_id):
+    alert = tenant_data(state, tenant)["incidents"].get_alert(alert_id)
+    if alert is None:
+        raise GraphError(404, "NotFound", f"Alert with id {alert_id} was not found.")
+    return alert
+
+
+def graph_alert_get(state, alert_id):
+    tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_READ)
+    check_quota(state, tenant, "incidents.get", "graph")
+    body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2/$entity"}
+    body.update(inc_mod.graph_alert(_alert(state, tenant, alert_id), tenant.id))
+    return jsonify(body)
+
+
+def graph_alert_patch(state, alert_id):
+    tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_WRITE)
+    check_quota(state, tenant, "incidents.update", "graph")
+    body = _json_body()
+    with state.lock:
+        alert = _alert(state, tenant, alert_id)
+        _graph_update(alert, body, dict.fromkeys({"status", "assignedTo", "classification", "determination"}),
+                      inc_mod.ALERT_STATUS)
+        now = dt.datetime.now(UTC)
+        alert["updated"] = now
+        alert["resolved"] = now if alert["status"] == "resolved" else None
+        incident = tenant_data(state, tenant)["incidents"].get(alert["incidentId"])
+        if incident is not None:
+            incident["updated"] = now
+        state.stats.incr("alerts.patch")
+        out = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2/$entity"}
+        out.update(inc_mod.graph_alert(alert, tenant.id))
+    return jsonify(out)
+
+ROUTES = (
+    Route("/v1.0/security/runHuntingQuery", ("POST",), graph_hunting),
+    Route("/v1.0/security/microsoft.graph.security.runHuntingQuery", ("POST",), graph_hunting),
+    Route("/v1.0/security/incidents", ("GET",), graph_incidents_list),
+    Route("/v1.0/security/incidents/<incident_id>", ("GET",), graph_incident_get),
+    Route("/v1.0/security/incidents/<incident_id>", ("PATCH",), graph_incident_patch),
+    Route("/v1.0/security/incidents/<incident_id>/comments", ("POST",), graph_incident_comment),
+    Route("/v1.0/security/alerts_v2", ("GET",), graph_alerts_list),
+    Route("/v1.0/security/alerts_v2/<alert_id>", ("GET",), graph_alert_get),
+    Route("/v1.0/security/alerts_v2/<alert_id>", ("PATCH",), graph_alert_patch),
+)
+
+
 def register(app: Flask, state) -> None:
-    @app.post("/v1.0/security/runHuntingQuery")
-    def graph_hunting():
-        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *HUNT)
-        check_quota(state, tenant, "hunting", "graph")
-        body = _json_body()
-        query = body.get("Query", body.get("query"))
-        if not isinstance(query, str) or not query.strip():
-            raise GraphError(400, "BadRequest", "Missing query.")
-        span = body.get("Timespan", body.get("timespan"))
-        window = None
-        if span is not None:
-            try:
-                window = parse_timespan(span)
-            except ValueError:
-                raise GraphError(400, "BadRequest", f"Invalid timespan '{span}'. Use an ISO 8601 duration or "
-                                 "interval, e.g. 'P30D' or '2024-02-01T08:00:00Z/2024-02-15T08:00:00Z'.") from None
-        result = run_hunting(state, tenant, query, "graph", window=window)
-        annotate = bool(setting(state, "int64_annotations", "graph_int64_annotations", True))
-        longs = [n for n, t, _ in result["columns"] if t == "Int64"] if annotate else []
-        rows = result["rows"]
-        if longs:
-            out_rows = []
-            for row in rows:
-                new = {}
-                for k, v in row.items():
-                    if k in longs:
-                        new[f"{k}@odata.type"] = "#Int64"
-                    new[k] = v
-                out_rows.append(new)
-            rows = out_rows
-        return jsonify({"@odata.context": CONTEXT,
-                        "schema": [{"name": n, "type": t} for n, t, _ in result["columns"]],
-                        "results": rows})
-
-    # --- incidents --------------------------------------------------------------------------------------
-    @app.get("/v1.0/security/incidents")
-    def graph_incidents_list():
-        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *INC_READ)
-        check_quota(state, tenant, "incidents.list", "graph")
-        top = _top(GRAPH_TOP_MAX, GRAPH_TOP_MAX, strict=True)
-        skip = _skip()
-        expand = _expand_alerts()
-        flt = request.args.get("$filter")
-        store = tenant_data(state, tenant)["incidents"]
-        items = filter_incidents(sorted_incidents(store), flt, INCIDENT_FIELDS, "graph",
-                                 dict(ENUMS, status=INCIDENT_STATUS))
-        items = order_items(items, request.args.get("$orderby"), INCIDENT_FIELDS | {"id": "id"}, "graph")
-        page = items[skip:skip + top]
-        state.stats.incr("incidents.list")
-        body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents"}
-        if request.args.get("$count", "").lower() == "true":
-            body["@odata.count"] = len(items)
-        body["value"] = [inc_mod.graph_incident(i, tenant.id, expand) for i in page]
-        link = page_links("/v1.0/security/incidents", top, skip, len(items),
-                          {"$filter": flt, "$expand": request.args.get("$expand"),
-                           "$count": request.args.get("$count"), "$orderby": request.args.get("$orderby")})
-        if link:
-            body["@odata.nextLink"] = link
-        return jsonify(body)
-
-    def _incident(tenant, incident_id):
-        inc = tenant_data(state, tenant)["incidents"].get(incident_id)
-        if inc is None:
-            raise GraphError(404, "NotFound", f"Incident with id {incident_id} was not found.")
-        return inc
-
-    @app.get("/v1.0/security/incidents/<incident_id>")
-    def graph_incident_get(incident_id):
-        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *INC_READ)
-        check_quota(state, tenant, "incidents.get", "graph")
-        inc = _incident(tenant, incident_id)
-        state.stats.incr("incidents.get")
-        body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents/$entity"}
-        body.update(inc_mod.graph_incident(inc, tenant.id, _expand_alerts()))
-        return jsonify(body)
-
-    @app.patch("/v1.0/security/incidents/<incident_id>")
-    def graph_incident_patch(incident_id):
-        tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *INC_WRITE)
-        check_quota(state, tenant, "incidents.update", "graph")
-        body = _json_body()
-        with state.lock:
-            inc = _incident(tenant, incident_id)
-            allowed = {"status", "assignedTo", "classification", "determination", "customTags", "resolvingComment",
-                       "summary", "description"}
-            _graph_update(inc, body, dict.fromkeys(allowed), INCIDENT_STATUS)
-            inc["updated"] = dt.datetime.now(UTC)
-            inc["lastModifiedBy"] = actor(claims)
-            state.stats.incr("incidents.patch")
-            out = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents/$entity"}
-            out.update(inc_mod.graph_incident(inc, tenant.id))
-        return jsonify(out)
-
-    @app.post("/v1.0/security/incidents/<incident_id>/comments")
-    def graph_incident_comment(incident_id):
-        tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *INC_WRITE)
-        check_quota(state, tenant, "incidents.update", "graph")
-        body = _json_body()
-        comment = body.get("comment")
-        if not isinstance(comment, str) or not comment:
-            raise GraphError(400, "BadRequest", "The comment property is required.")
-        with state.lock:
-            inc = _incident(tenant, incident_id)
-            now = dt.datetime.now(UTC)
-            inc["comments"].append({"comment": comment, "createdBy": actor(claims), "createdTime": now})
-            inc["updated"] = now
-            state.stats.incr("incidents.comment")
-            value = inc_mod.graph_incident(inc, tenant.id)["comments"]
-        return jsonify({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#"
-                        "Collection(microsoft.graph.security.alertComment)", "value": value})
-
-    # --- alerts_v2 --------------------------------------------------------------------------------------
-    @app.get("/v1.0/security/alerts_v2")
-    def graph_alerts_list():
-        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_READ)
-        check_quota(state, tenant, "incidents.list", "graph")
-        top = _top(ALERTS_TOP_MAX, ALERTS_TOP_MAX, strict=False)
-        skip = _skip()
-        flt = request.args.get("$filter")
-        store = tenant_data(state, tenant)["incidents"]
-        alerts = sorted(store.alerts(), key=lambda a: (a["created"], a["id"]), reverse=True)
-        items = filter_incidents(alerts, flt, ALERT_FIELDS, "graph", dict(ENUMS, status=inc_mod.ALERT_STATUS))
-        items = order_items(items, request.args.get("$orderby"), ALERT_FIELDS, "graph")
-        page = items[skip:skip + top]
-        state.stats.incr("alerts.list")
-        body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2"}
-        if request.args.get("$count", "").lower() == "true":
-            body["@odata.count"] = len(items)
-        body["value"] = [inc_mod.graph_alert(a, tenant.id) for a in page]
-        link = page_links("/v1.0/security/alerts_v2", top, skip, len(items),
-                          {"$filter": flt, "$orderby": request.args.get("$orderby")})
-        if link:
-            body["@odata.nextLink"] = link
-        return jsonify(body)
-
-    def _alert(tenant, alert_id):
-        alert = tenant_data(state, tenant)["incidents"].get_alert(alert_id)
-        if alert is None:
-            raise GraphError(404, "NotFound", f"Alert with id {alert_id} was not found.")
-        return alert
-
-    @app.get("/v1.0/security/alerts_v2/<alert_id>")
-    def graph_alert_get(alert_id):
-        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_READ)
-        check_quota(state, tenant, "incidents.get", "graph")
-        body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2/$entity"}
-        body.update(inc_mod.graph_alert(_alert(tenant, alert_id), tenant.id))
-        return jsonify(body)
-
-    @app.patch("/v1.0/security/alerts_v2/<alert_id>")
-    def graph_alert_patch(alert_id):
-        tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_WRITE)
-        check_quota(state, tenant, "incidents.update", "graph")
-        body = _json_body()
-        with state.lock:
-            alert = _alert(tenant, alert_id)
-            _graph_update(alert, body, dict.fromkeys({"status", "assignedTo", "classification", "determination"}),
-                          inc_mod.ALERT_STATUS)
-            now = dt.datetime.now(UTC)
-            alert["updated"] = now
-            alert["resolved"] = now if alert["status"] == "resolved" else None
-            incident = tenant_data(state, tenant)["incidents"].get(alert["incidentId"])
-            if incident is not None:
-                incident["updated"] = now
-            state.stats.incr("alerts.patch")
-            out = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2/$entity"}
-            out.update(inc_mod.graph_alert(alert, tenant.id))
-        return jsonify(out)
+    add_routes(app, state, ROUTES)

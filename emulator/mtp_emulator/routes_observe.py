@@ -17,16 +17,41 @@ import itertools
 import json
 import threading
 
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 
+from .app import Route, add_routes
 from .errors import MtpError
 
 HUNTING_PATHS = frozenset({
     "/v1.0/security/runHuntingQuery",
+    "/v1.0/security/microsoft.graph.security.runHuntingQuery",
     "/api/advancedhunting/run",
     "/api/advancedqueries/run",
 })
 KEEP = 1000
+EXTENSION_KEY = "mtp_emulator.observe"
+
+
+class Received:
+    """The ring of recorded hunting arrivals of one app (``app.extensions["mtp_emulator.observe"]``)."""
+
+    def __init__(self) -> None:
+        self.items: collections.deque = collections.deque(maxlen=KEEP)
+        self.lock = threading.Lock()
+        self.counter = itertools.count(1)
+
+    def add(self, entry: dict) -> None:
+        with self.lock:
+            self.items.append({"seq": next(self.counter), **entry})
+
+    def last(self, n: int) -> list[dict]:
+        with self.lock:
+            items = list(self.items)
+        return items[-min(n, KEEP):] if n else []
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
 
 
 def _extract(raw: bytes):
@@ -44,42 +69,47 @@ def _extract(raw: bytes):
     return None, None, body.get("Timespan", body.get("timespan"))
 
 
-def register(app: Flask, state) -> None:
-    received = collections.deque(maxlen=KEEP)
-    lock = threading.Lock()
-    counter = itertools.count(1)
+def _received() -> Received:
+    return current_app.extensions[EXTENSION_KEY]
 
-    @app.after_request
-    def _observe_hunting(response):
-        path = request.path.rstrip("/") or "/"
-        if request.method == "POST" and path in HUNTING_PATHS:
-            try:
-                raw = request.get_data(cache=True)
-            except Exception:  # a broken stream: record the arrival without a body
-                raw = b""
-            query, key, span = _extract(raw)
-            with lock:
-                received.append({"seq": next(counter), "method": request.method, "path": path,
-                                 "host": (request.host or "").split(":", 1)[0], "status": response.status_code,
-                                 "query": query, "query_key": key, "timespan": span})
-        return response
 
-    @app.get("/_emulator/hunting/received")
-    def control_hunting_received():
-        raw_n = request.args.get("n", "100")
+def observe_hunting(response):
+    """``after_request`` hook: record a POST to a hunting path, whatever its status."""
+    path = request.path.rstrip("/") or "/"
+    if request.method == "POST" and path in HUNTING_PATHS:
         try:
-            n = int(raw_n)
-        except ValueError:
-            raise MtpError(400, "BadRequest", "'n' must be an integer.") from None
-        if n < 0:
-            raise MtpError(400, "BadRequest", "'n' must be >= 0.")
-        with lock:
-            items = list(received)
-        items = items[-min(n, KEEP):] if n else []
-        return jsonify({"value": items})
+            raw = request.get_data(cache=True)
+        except Exception:  # a broken stream: record the arrival without a body
+            raw = b""
+        query, key, span = _extract(raw)
+        _received().add({"method": request.method, "path": path, "host": (request.host or "").split(":", 1)[0],
+                         "status": response.status_code, "query": query, "query_key": key, "timespan": span})
+    return response
 
-    @app.delete("/_emulator/hunting/received")
-    def control_hunting_received_clear():
-        with lock:
-            received.clear()
-        return jsonify({"value": []})
+
+def control_hunting_received(state):
+    raw_n = request.args.get("n", "100")
+    try:
+        n = int(raw_n)
+    except ValueError:
+        raise MtpError(400, "BadRequest", "'n' must be an integer.") from None
+    if n < 0:
+        raise MtpError(400, "BadRequest", "'n' must be >= 0.")
+    return jsonify({"value": _received().last(n)})
+
+
+def control_hunting_received_clear(state):
+    _received().clear()
+    return jsonify({"value": []})
+
+
+ROUTES = (
+    Route("/_emulator/hunting/received", ("GET",), control_hunting_received),
+    Route("/_emulator/hunting/received", ("DELETE",), control_hunting_received_clear),
+)
+
+
+def register(app: Flask, state) -> None:
+    app.extensions[EXTENSION_KEY] = Received()
+    app.after_request(observe_hunting)
+    add_routes(app, state, ROUTES)

@@ -27,6 +27,31 @@ def default_fixture() -> dict:
         return yaml.safe_load(fh)
 
 
+def merge_data(fixture: dict, document: dict) -> dict:
+    """*fixture* with a data document (hunting/userdata.py; ``tenant``: id or domain, default the first tenant)
+    added to that tenant's ``data`` section, so every reset loads it again. Raises ValueError."""
+    if not isinstance(document, dict):
+        raise ValueError("a data file holds an object with any of: hunting, incidents, devices (and tenant)")
+    key = document.get("tenant")
+    tenants = fixture.get("tenants", [])
+    match = [t for t in tenants if key is None or str(key).lower() in (str(t.get("id")).lower(),
+                                                                        str(t.get("domain")).lower())]
+    if not match:
+        raise ValueError(f"the data file names tenant '{key}', which the fixture lacks")
+    section = match[0].setdefault("data", {})
+    for kind, value in document.items():
+        if kind == "tenant":
+            continue
+        if kind == "hunting" and isinstance(value, dict) and isinstance(section.get("hunting"), dict):
+            for table, rows in value.items():
+                section["hunting"].setdefault(table, []).extend(rows if isinstance(rows, list) else [rows])
+        elif isinstance(value, list) and isinstance(section.get(kind), list):
+            section[kind].extend(value)
+        else:
+            section[kind] = value
+    return fixture
+
+
 def load_fixture_file(path: str) -> dict:
     with open(path, encoding="utf-8") as fh:
         if path.endswith(".json"):
@@ -165,6 +190,16 @@ def seed_all(state: EmulatorState) -> None:
 
 def new_state(fixture: dict | None = None, config=None) -> EmulatorState:
     """A seeded state from a fixture (the built-in default when None)."""
+    from types import SimpleNamespace
+
+    from .hunting import userdata
+
+    for spec in (fixture or {}).get("tenants", []) if fixture is not None else []:
+        if spec.get("data") is not None:  # users' own test data: refuse a bad section before anything starts
+            try:
+                userdata.validate(spec["data"], SimpleNamespace(id=spec.get("id"), domain=spec.get("domain")))
+            except ValueError as exc:
+                raise ValueError(f"tenant {spec.get('domain') or spec.get('id')}: data: {exc}") from None
     state = EmulatorState(config)
     state.seeders.append(seed_all)
     state.load_fixture(fixture if fixture is not None else default_fixture())

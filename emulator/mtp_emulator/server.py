@@ -9,8 +9,16 @@
   App Service ``/msi/token``), for ``AZURE_POD_IDENTITY_AUTHORITY_HOST`` / ``IDENTITY_ENDPOINT``;
 - the CONNECT proxy (:mod:`mtp_emulator.proxy`), unless ``proxy=False``.
 
-The listeners are werkzeug's threaded WSGI servers. The one change: the TLS handshake runs in the connection's
-worker thread (with a timeout) rather than in the accept loop, so a silent client cannot stall the listener.
+The listeners are werkzeug's threaded WSGI servers, with two changes:
+
+- the TLS handshake runs in the connection's worker thread (with a timeout) rather than in the accept loop, so a
+  silent client cannot stall the listener;
+- HTTP/1.1 keep-alive (werkzeug closes every connection after one response): a connection serves requests
+  until the client sends ``Connection: close``, stays silent for :data:`KEEP_ALIVE_TIMEOUT` seconds, sends an
+  HTTP/1.0 or chunked request, or the fault injector resets it. The unread rest of a request body is drained
+  (up to :data:`MAX_DRAIN` bytes, else the connection closes) before the next request line is read.
+  ``EmulatorServer(keep_alive=False)`` restores one request per connection. :attr:`EmulatorServer.connections`
+  counts the connections each listener accepted.
 
     with EmulatorServer(state_dir=tmp) as emu:
         emu.endpoints["graph_url"], emu.ca_path, emu.state
@@ -39,17 +47,97 @@ LOG = logging.getLogger("mtp_emulator.server")
 
 ALLOWED_HOSTS = ("127.0.0.1",)
 HANDSHAKE_TIMEOUT = 10.0
+KEEP_ALIVE_TIMEOUT = 120  # seconds a client may stay silent: between requests, or while sending one
+MAX_DRAIN = 16 * 1024 * 1024  # unread request body bytes skipped to keep a connection; more closes it
 POLL_INTERVAL = 0.2
 PERSIST_INTERVAL = 1.0
 IMDS_PATH_PREFIXES = ("/metadata/identity/", "/msi/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-class _Handler(WSGIRequestHandler):
-    """werkzeug's handler; ends the connection (without a response) when the fault injector resets it."""
+class _BodyStream:
+    """The request body, bounded by ``Content-Length``: a handler cannot read into the next request, and the
+    rest is drained before the connection serves another one."""
 
-    timeout = 120  # seconds a client may stay silent while sending a request
+    def __init__(self, stream, length: int) -> None:
+        self._stream = stream
+        self.remaining = max(0, length)
+
+    def _size(self, size) -> int:
+        return self.remaining if size is None or size < 0 else min(size, self.remaining)
+
+    def read(self, size: int = -1) -> bytes:
+        n = self._size(size)
+        data = self._stream.read(n) if n else b""
+        self.remaining -= len(data)
+        return data
+
+    def readinto(self, buf) -> int:
+        data = self.read(len(buf))
+        buf[:len(data)] = data
+        return len(data)
+
+    def readline(self, size: int = -1) -> bytes:
+        n = self._size(size)
+        data = self._stream.readline(n) if n else b""
+        self.remaining -= len(data)
+        return data
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return list(iter(self.readline, b""))
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+    def drain(self, limit: int) -> bool:
+        """Skip what the handler left unread; False when it is more than ``limit`` or the client went away."""
+        if self.remaining > limit:
+            return False
+        while self.remaining:
+            if not self.read(65536):
+                return False
+        return True
+
+
+class _Handler(WSGIRequestHandler):
+    """werkzeug's handler, with HTTP/1.1 keep-alive; ends the connection (without a response) when the fault
+    injector resets it."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = KEEP_ALIVE_TIMEOUT
     mtp_abort = False
+    _mtp_body: _BodyStream | None = None
+
+    def make_environ(self):
+        environ = super().make_environ()
+        self._mtp_body = None
+        if (not getattr(self.server, "keep_alive", True) or environ.get("wsgi.input_terminated")
+                or self.request_version != "HTTP/1.1"):
+            self.close_connection = True  # werkzeug's own drain then reads the rest, as before
+            return environ
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            self.close_connection = True
+            return environ
+        # werkzeug drains ``self.rfile`` after the response; bounded, that drain cannot eat the next request
+        self._mtp_body = self.rfile = environ["wsgi.input"] = _BodyStream(self.rfile, length)
+        return environ
+
+    def run_wsgi(self) -> None:
+        rfile = self.rfile
+        try:
+            super().run_wsgi()
+        finally:
+            body, self._mtp_body, self.rfile = self._mtp_body, None, rfile
+            if body is not None and not self.close_connection and not body.drain(MAX_DRAIN):
+                self.close_connection = True
+
+    def send_header(self, keyword, value) -> None:
+        # werkzeug sends "Connection: close" on every response; keep the connection unless it must end
+        if keyword.lower() == "connection" and value.lower() == "close" and not self.close_connection:
+            return
+        super().send_header(keyword, value)
 
     def connection_dropped(self, error, environ=None) -> None:
         if isinstance(error, FaultConnectionReset):
@@ -63,13 +151,17 @@ class _Handler(WSGIRequestHandler):
 class _Listener(ThreadedWSGIServer):
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, app, name: str, tls=None) -> None:
+    def __init__(self, host: str, port: int, app, name: str, tls=None, keep_alive: bool = True) -> None:
+        self._open: set = set()  # before binding: server_close() runs when binding fails
+        self._open_lock = threading.Lock()
         try:
             super().__init__(host, port, app, handler=_Handler)
         except SystemExit as exc:  # werkzeug prints and exits when the port is taken
             raise OSError(f"cannot listen on {host}:{port} ({name} listener)") from exc
         self.name = name
         self.ssl_context = tls  # wsgi.url_scheme is "https" when set; sockets are wrapped per connection
+        self.keep_alive = keep_alive
+        self.accepted = 0  # connections accepted (TLS handshake done)
 
     @property
     def url(self) -> str:
@@ -86,10 +178,15 @@ class _Listener(ThreadedWSGIServer):
                 LOG.debug("%s: TLS handshake with %s failed: %s", self.name, client_address, exc)
                 return
             conn.settimeout(None)
+        with self._open_lock:
+            self.accepted += 1
+            self._open.add(conn)
         handler = None
         try:
             handler = self.RequestHandlerClass(conn, client_address, self)
         finally:
+            with self._open_lock:
+                self._open.discard(conn)
             if handler is not None and handler.mtp_abort:
                 conn.close()  # SO_LINGER 0 was set by the fault injector: the peer gets a RST
             elif conn is not request:
@@ -98,6 +195,17 @@ class _Listener(ThreadedWSGIServer):
                 except OSError:
                     pass
                 conn.close()
+
+    def server_close(self) -> None:
+        """Stop listening and end the idle keep-alive connections (their threads are waiting for a request)."""
+        super().server_close()
+        with self._open_lock:
+            conns = list(self._open)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def describe_tenants(state: EmulatorState) -> list[dict]:
@@ -141,12 +249,13 @@ class EmulatorServer:
     :param state_dir: where ``ca.pem`` and the leaf live (a temporary directory, removed at stop, when None).
     :param proxy: start the CONNECT proxy.
     :param endpoints_file: write the endpoints JSON there (atomically) once listening; removed at stop.
+    :param keep_alive: serve several requests per connection (HTTP/1.1 keep-alive); False closes after each.
     """
 
     def __init__(self, fixture=None, config: EmulatorConfig | None = None, state_dir: str | None = None, *,
                  host: str = "127.0.0.1", port: int = 0, gov_port: int = 0, imds_port: int = 0,
                  proxy_port: int = 0, proxy: bool = True, persist: str | None = None,
-                 request_log: str | None = None, endpoints_file: str | None = None) -> None:
+                 request_log: str | None = None, endpoints_file: str | None = None, keep_alive: bool = True) -> None:
         if host not in ALLOWED_HOSTS:
             raise ValueError(f"the emulator binds to {', '.join(ALLOWED_HOSTS)} only, not {host!r}")
         self.fixture = fixture
@@ -160,6 +269,7 @@ class EmulatorServer:
         self.ports = {"main": port, "gov": gov_port, "imds": imds_port, "proxy": proxy_port}
         self.with_proxy = proxy
         self.endpoints_file = endpoints_file
+        self.keep_alive = keep_alive
         self.state: EmulatorState | None = None
         self.app = None
         self.certs: certs.CertPaths | None = None
@@ -201,9 +311,10 @@ class EmulatorServer:
         self.app = create_app(self.state)
         self.app.config["MTP_SERVER"] = self
         tls = self.certs.server_context()
-        self.main = _Listener(self.host, self.ports["main"], self._wsgi("main"), "main", tls)
-        self.gov = _Listener(self.host, self.ports["gov"], self._wsgi("gov"), "gov", tls)
-        self.imds = _Listener(self.host, self.ports["imds"], self._wsgi("imds"), "imds")
+        ka = self.keep_alive
+        self.main = _Listener(self.host, self.ports["main"], self._wsgi("main"), "main", tls, keep_alive=ka)
+        self.gov = _Listener(self.host, self.ports["gov"], self._wsgi("gov"), "gov", tls, keep_alive=ka)
+        self.imds = _Listener(self.host, self.ports["imds"], self._wsgi("imds"), "imds", keep_alive=ka)
         if self.with_proxy:
             self.proxy = ProxyServer((self.host, self.ports["proxy"]), self.state, self._route)
         self.state.config.base_url = self.main.url
@@ -272,6 +383,11 @@ class EmulatorServer:
             "tenants": describe_tenants(self.state),
             "managed_identities": (self.state.extras.get("login") or {}).get("managed_identities"),
         }
+
+    @property
+    def connections(self) -> dict:
+        """Connections accepted so far, per listener: ``{"main": n, "gov": n, "imds": n}``."""
+        return {s.name: s.accepted for s in (self.main, self.gov, self.imds) if s is not None}
 
     def url(self, path: str) -> str:
         return self.main.url + (path if path.startswith("/") else "/" + path)

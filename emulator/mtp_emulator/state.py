@@ -272,6 +272,8 @@ class EmulatorState:
         self.extras: dict[str, Any] = {}
         # hooks run after load_fixture (route modules register seeding functions here)
         self.seeders: list = []
+        # start-up fixture, faults and config that POST /_emulator/reset restores (routes_control.register)
+        self.startup: dict = {"fixture": {}, "faults": FaultConfig(), "config": {}}
 
     # --- tenants ----------------------------------------------------------------------------------
     def tenant(self, key: str) -> Tenant | None:

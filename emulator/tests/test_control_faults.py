@@ -141,7 +141,8 @@ def test_reset_is_a_tcp_rst_on_the_wire(emulator):
     outcome = _raw_tls_request(emulator, f"GET {GRAPH_PROBE} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     assert isinstance(outcome, ConnectionResetError)
     emulator.set_faults(reset={})
-    outcome = _raw_tls_request(emulator, f"GET {GRAPH_PROBE} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    # keep-alive: the helper reads until the server closes, so this request asks for the close
+    outcome = _raw_tls_request(emulator, f"GET {GRAPH_PROBE} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
     assert isinstance(outcome, bytes) and outcome.startswith(b"HTTP/1.1 404")
 
 

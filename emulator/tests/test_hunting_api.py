@@ -145,9 +145,10 @@ def test_unknown_column_and_table_are_semantic_400s(hunt):
 
 
 def test_unsupported_kql_is_a_clear_400(hunt):
-    resp = hunt.mtp({"Query": "DeviceProcessEvents | evaluate bag_unpack(AdditionalFields)"})
+    resp = hunt.mtp({"Query": "DeviceProcessEvents | evaluate autocluster()"})
     assert resp.status_code == 400
     assert "does not support" in resp.json()["error"]["message"]
+    assert "EvaluateOperator" in resp.json()["error"]["message"]
 
 
 def test_row_cap_and_result_size_limit(hunt):

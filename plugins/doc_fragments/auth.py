@@ -91,9 +91,13 @@ options:
     description:
       - Directory of the token cache, shared by tasks and runs of the same user on the same host. Files are
         created with mode C(0600) in directories with mode C(0700), and hold bearer tokens in clear.
-      - One file per cloud, tenant, application and authority host; processes take turns through a lock, so
-        tasks that start together send one token request.
-      - Set to V(false) to keep tokens in memory only.
+      - One file per cloud, tenant, application, authority host and credential (a keyed hash of the client
+        secret, or the certificate thumbprint; the key is the C(.credential-key) file of the directory), so a
+        changed or wrong credential never gets a cached token. Processes take turns through a lock, so tasks
+        that start together send one token request.
+      - Set to V(false) to keep tokens in memory only. O(auth_method=device_code) needs a directory.
+      - A path that is a file fails the task before any request; a directory that other users can write gets a
+        warning.
       - The environment variable E(MTP_TOKEN_CACHE) is used when the option is not set.
     type: raw
     default: ~/.cache/m365.defender
@@ -210,6 +214,7 @@ options:
   token_cache:
     description:
       - Directory of the token cache (files C(0600), directories C(0700)); V(false) keeps tokens in memory only.
+      - Partitioned by a keyed hash of the credential, so a wrong or changed credential never gets a cached token.
     type: raw
     default: ~/.cache/m365.defender
     env:

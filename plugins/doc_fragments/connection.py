@@ -73,18 +73,21 @@ options:
       - PEM file of the CA certificates to trust instead of the system ones. When set, the CA settings of the
         environment (E(REQUESTS_CA_BUNDLE), E(CURL_CA_BUNDLE)) are ignored; proxy settings (E(HTTPS_PROXY),
         E(NO_PROXY)) still apply.
+      - A path that cannot be read or holds no PEM certificate fails the task before any request.
       - The environment variable E(MTP_CA_PATH) is used when the option is not set.
     type: path
   timeout:
     description:
       - Seconds to wait for a response. The default is above the 3-minute limit of an advanced hunting query.
+      - Must be greater than 0.
       - The environment variable E(MTP_TIMEOUT) is used when the option is not set.
     type: int
     default: 200
   retries:
     description:
       - How to retry throttled (429) and transient (5xx, connection) failures. C(Retry-After) is honoured;
-        a request that is not idempotent is never retried blindly.
+        a request that is not idempotent is never retried blindly. Token requests to the authority get the same
+        policy.
       - An integer is the number of retries; V(0) disables them.
       - A dictionary sets the policy with the keys C(total) (retries, default V(5)), C(backoff_base) (seconds,
         default V(1)), C(backoff_max) (seconds, default V(60)), C(max_wait) (total seconds spent waiting,
@@ -164,7 +167,7 @@ options:
       - name: mtp_ca_path
   timeout:
     description:
-      - Seconds to wait for a response.
+      - Seconds to wait for a response; must be greater than 0.
     type: int
     default: 200
     env:

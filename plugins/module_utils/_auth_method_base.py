@@ -5,8 +5,10 @@
 """FOR INTERNAL COLLECTION USE ONLY. What every authentication method shares.
 
 ``AccessToken`` is what ``authenticate()`` returns. ``MtpAuthMethodBase`` holds the options and the offline
-checks; ``MsalAuthMethodBase`` adds the MSAL application, the shared ``requests.Session`` (``http_client``)
-and the persisted token cache.
+checks; ``MsalAuthMethodBase`` adds the MSAL application, the shared session (``_session.build_session``)
+wrapped for MSAL in ``_session.TokenHttpClient`` (the ``retries`` policy on token requests), and the persisted
+token cache, partitioned by a fingerprint of the credential (``credential()``). msal is imported only when a
+token has to come from MSAL: a still-valid cached app token is read from the cache file directly.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,32 +19,18 @@ import re
 import time
 
 try:
-    import requests
-
-    HAS_REQUESTS = True
-except ImportError:
+    import requests.exceptions
+except ImportError:  # pragma: no cover - _session.build_session names the missing library
     requests = None
-    HAS_REQUESTS = False
-
-try:
-    import msal
-
-    HAS_MSAL = True
-except ImportError:
-    msal = None
-    HAS_MSAL = False
 
 from ansible_collections.m365.defender.plugins.module_utils._aadsts import auth_error_from_msal, describe
 from ansible_collections.m365.defender.plugins.module_utils._clouds import is_tenant_id
-from ansible_collections.m365.defender.plugins.module_utils._errors import (
-    MtpAuthError,
-    MtpConfigError,
-    MtpDependencyError,
-)
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpAuthError, MtpConfigError
 from ansible_collections.m365.defender.plugins.module_utils._jwt_claims import decode_claims
 from ansible_collections.m365.defender.plugins.module_utils._options import token_cache_dir
-from ansible_collections.m365.defender.plugins.module_utils._token_cache import TokenCacheStore
-from ansible_collections.m365.defender.plugins.module_utils._version import USER_AGENT
+from ansible_collections.m365.defender.plugins.module_utils._retry import RetryPolicy
+from ansible_collections.m365.defender.plugins.module_utils._session import TokenHttpClient, build_session, tls_hint
+from ansible_collections.m365.defender.plugins.module_utils._token_cache import TokenCacheStore, import_msal
 
 
 class AccessToken(object):
@@ -72,23 +60,6 @@ class AccessToken(object):
             self.resource, self.scope, self.expires_on, self.source)
 
 
-def make_session(adapter):
-    """The ``requests.Session`` used when the caller passes none: verify=ca_path and trust_env=False when a CA
-    path is set (``REQUESTS_CA_BUNDLE`` would override ``verify`` otherwise), verify=False when validate_certs
-    is false."""
-    if not HAS_REQUESTS:
-        raise MtpDependencyError("requests")
-    session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
-    ca_path = adapter.get_option_default("ca_path", None)
-    if not adapter.value("validate_certs"):
-        session.verify = False
-    elif ca_path:
-        session.verify = ca_path
-        session.trust_env = False
-    return session
-
-
 def _missing(value):
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -112,7 +83,7 @@ class MtpAuthMethodBase(object):
     @property
     def session(self):
         if self._session is None:
-            self._session = make_session(self.adapter)
+            self._session = build_session(self.adapter)
         return self._session
 
     @property
@@ -168,14 +139,18 @@ class MsalAuthMethodBase(MtpAuthMethodBase):
 
     def _secrets(self):
         """Values that must never appear in a message."""
-        return [self.adapter.get_option_default(name, None) for name in ("client_secret", "certificate_password")]
+        return [self.option(name) for name in ("client_secret", "certificate_password")]
+
+    def credential(self):
+        """What partitions the token cache: ``(kind, value)`` for ``_token_cache.partition_name``, or None."""
+        return None
 
     # -- shared -----------------------------------------------------------------------------------------
     @property
     def store(self):
         if self._store is None:
             self._store = TokenCacheStore(token_cache_dir(self.adapter), self.endpoints.cloud, self.tenant_id,
-                                          self.client_id, self.endpoints.authority_host)
+                                          self.client_id, self.endpoints.authority_host, credential=self.credential())
         return self._store
 
     @property
@@ -183,9 +158,11 @@ class MsalAuthMethodBase(MtpAuthMethodBase):
         return self.endpoints.authority(self.tenant_id)
 
     def _app_kwargs(self):
+        http_client = TokenHttpClient(self.session, RetryPolicy.from_option(self.option("retries")),
+                                      tenant_id=self.tenant_id, warn=self._warn)
         kwargs = dict(
             authority=self.authority,
-            http_client=self.session,
+            http_client=http_client,
             token_cache=self.store.cache,
             http_cache=self.store.http_cache,
             timeout=self.timeout,
@@ -194,10 +171,14 @@ class MsalAuthMethodBase(MtpAuthMethodBase):
             kwargs["instance_discovery"] = False
         return kwargs
 
+    def _warn(self, msg):
+        func = getattr(self.display, "warning", None) or (self.display if callable(self.display) else None)
+        if func is not None:
+            func(msg)
+
     def app(self):
         """The MSAL application (built once; building it may fetch the OpenID configuration)."""
-        if not HAS_MSAL:
-            raise MtpDependencyError("msal")
+        import_msal()
         if self._app is None:
             self._app = self._call(lambda: self._build_app(**self._app_kwargs()), action="reach the authority")
         return self._app
@@ -207,13 +188,15 @@ class MsalAuthMethodBase(MtpAuthMethodBase):
         try:
             return func()
         except requests.exceptions.SSLError as exc:
-            raise MtpAuthError("TLS verification failed talking to %s (%s). Set ca_path to the CA that signed "
-                               "the server certificate" % (self.endpoints.authority_host, type(exc).__name__),
-                               error="tls", hint="set ca_path")
+            hint = tls_hint(self.adapter)
+            raise MtpAuthError("TLS verification failed talking to the authority %s for tenant_id=%s (%s): %s"
+                               % (self.endpoints.authority_host, self.tenant_id, type(exc).__name__, hint),
+                               error="tls", hint=hint)
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise MtpAuthError("Could not %s: %s at %s failed (%s)" % (
-                action, "the connection to", self.endpoints.authority_host, type(exc).__name__),
-                error="connection")
+            hint = "check authority_host, the network path and HTTPS_PROXY/NO_PROXY, or raise timeout/retries"
+            raise MtpAuthError("Could not %s: the connection to the authority %s failed for tenant_id=%s (%s). %s"
+                               % (action, self.endpoints.authority_host, self.tenant_id, type(exc).__name__, hint),
+                               error="connection", hint=hint)
         except ValueError as exc:
             text = str(exc)
             if "authority" in text.lower() or "tenant" in text.lower():
@@ -248,7 +231,7 @@ class MsalAuthMethodBase(MtpAuthMethodBase):
         """Forget cached access tokens for ``scope`` so the next acquisition goes to Entra ID."""
         cache = self.store.cache
         wanted = scope.lower()
-        for item in list(cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+        for item in list(cache.search(cache.CredentialType.ACCESS_TOKEN)):
             targets = (item.get("target") or "").lower().split()
             if wanted in targets and (item.get("client_id") or "").lower() == (self.client_id or "").lower():
                 cache.remove_at(item)
@@ -268,11 +251,15 @@ class ConfidentialClientMethod(MsalAuthMethodBase):
         raise NotImplementedError()
 
     def _build_app(self, **kwargs):
-        return msal.ConfidentialClientApplication(self.client_id, client_credential=self.client_credential(),
-                                                  **kwargs)
+        return import_msal().ConfidentialClientApplication(self.client_id, client_credential=self.client_credential(),
+                                                           **kwargs)
 
     def authenticate(self, resource, force_refresh=False):
         scope = self.endpoints.scope(resource)
+        if not force_refresh:
+            cached = self.store.peek_access_token(scope, self.client_id, self.tenant_id)
+            if cached is not None:
+                return AccessToken(cached[0], cached[1], resource=resource, scope=scope, source="cache")
         with self.store.transaction():
             app = self.app()
             if force_refresh:

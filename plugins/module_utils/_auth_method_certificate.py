@@ -16,100 +16,19 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import re
 
+from ansible_collections.m365.defender.plugins.module_utils._app_credentials import load_certificate as _load_certificate
 from ansible_collections.m365.defender.plugins.module_utils._auth_method_base import ConfidentialClientMethod
-from ansible_collections.m365.defender.plugins.module_utils._errors import MtpConfigError, MtpDependencyError
-
-PFX_SUFFIXES = (".pfx", ".p12")
-_KEY_BLOCK = re.compile(rb"-----BEGIN ([A-Z ]*PRIVATE KEY)-----.+?-----END \1-----", re.S)
-
-
-def _import_cryptography():
-    try:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.serialization import pkcs12
-    except ImportError:
-        raise MtpDependencyError("cryptography", "needed by auth_method=certificate")
-    return x509, hashes, serialization, pkcs12
-
-
-def _public_bytes(serialization, key):
-    return key.public_key().public_bytes(serialization.Encoding.DER,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpConfigError
 
 
 def load_certificate(path, password=None):
-    """Read ``path`` and return ``(private_key_pem, thumbprint_sha1_hex, chain_pem)``.
-
-    ``chain_pem`` starts with the certificate that matches the key. Raises ``MtpConfigError`` naming
-    ``certificate_path`` or ``certificate_password``; never includes the password or key material.
-    """
-    x509, hashes, serialization, pkcs12 = _import_cryptography()
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise MtpConfigError("certificate_path %s cannot be read: %s" % (path, exc.strerror or exc),
-                             option="certificate_path")
-    pw = password.encode("utf-8") if password else None
-    is_pem = b"-----BEGIN" in data
-    key = None
-    certs = []
-    if is_pem:
-        try:
-            certs = x509.load_pem_x509_certificates(data)
-        except ValueError:
-            certs = []
-        blocks = [m.group(0) for m in _KEY_BLOCK.finditer(data)]
-        if not blocks:
-            raise MtpConfigError("certificate_path %s holds no private key: put the key and the certificate in one "
-                                 "PEM file, or use a PFX" % path, option="certificate_path")
-        try:
-            key = serialization.load_pem_private_key(blocks[0], password=pw)
-        except TypeError:
-            if pw:
-                raise MtpConfigError("certificate_path %s holds an unencrypted key: unset certificate_password"
-                                     % path, option="certificate_password")
-            raise MtpConfigError("the private key in certificate_path %s is encrypted: set certificate_password"
-                                 % path, option="certificate_password")
-        except ValueError:
-            raise MtpConfigError("the private key in certificate_path %s could not be decrypted or parsed: check "
-                                 "certificate_password" % path, option="certificate_password")
-    else:
-        try:
-            key, cert, extra = pkcs12.load_key_and_certificates(data, pw)
-        except ValueError:
-            opt = "certificate_password" if path.lower().endswith(PFX_SUFFIXES) else "certificate_path"
-            raise MtpConfigError("certificate_path %s is neither a PEM file nor a PFX that opens with the given "
-                                 "certificate_password" % path, option=opt)
-        certs = ([cert] if cert is not None else []) + list(extra or [])
-        if key is None:
-            raise MtpConfigError("the PFX certificate_path %s holds no private key" % path, option="certificate_path")
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise MtpConfigError("the private key in certificate_path %s is not an RSA key: Entra ID accepts RSA "
-                             "certificates only" % path, option="certificate_path")
-    if not certs:
-        raise MtpConfigError("certificate_path %s holds no certificate" % path, option="certificate_path")
-    key_pub = _public_bytes(serialization, key)
-    leaf = None
-    for cert in certs:
-        if cert.public_key().public_bytes(serialization.Encoding.DER,
-                                          serialization.PublicFormat.SubjectPublicKeyInfo) == key_pub:
-            leaf = cert
-            break
-    if leaf is None:
-        raise MtpConfigError("no certificate in certificate_path %s matches its private key" % path,
-                             option="certificate_path")
-    chain = [leaf] + [c for c in certs if c is not leaf]
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode("ascii")
-    chain_pem = "".join(c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in chain)
-    thumbprint = leaf.fingerprint(hashes.SHA1()).hex()  # Entra ID's certificate thumbprint (x5t)
-    return key_pem, thumbprint, chain_pem
+    """``(private_key_pem, thumbprint_sha1_hex, chain_pem)`` of ``path`` (a PEM with key and certificate, or a PFX):
+    the collection's one loader, ``_app_credentials.load_certificate``, with the key required. Raises
+    ``MtpConfigError`` naming ``certificate_path`` or ``certificate_password``; never the password or key."""
+    info = _load_certificate(path=path, password=password, require_key=True, option="certificate_path",
+                             password_option="certificate_password")
+    return info["key_pem"], info["thumbprint"].lower(), info["chain_pem"]
 
 
 class CertificateAuthMethod(ConfidentialClientMethod):
@@ -140,6 +59,10 @@ class CertificateAuthMethod(ConfidentialClientMethod):
     @property
     def thumbprint(self):
         return self._load()[1]
+
+    def credential(self):
+        """Each certificate gets its own token cache partition, named by its (public) thumbprint."""
+        return ("thumbprint", self.thumbprint)
 
     def client_credential(self):
         key_pem, thumbprint, chain_pem = self._load()

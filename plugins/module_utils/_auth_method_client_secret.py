@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """FOR INTERNAL COLLECTION USE ONLY. ``auth_method: client_secret`` (the default).
 
-Client credentials with an application secret through ``msal.ConfidentialClientApplication``.
+Client credentials with an application secret through ``msal.ConfidentialClientApplication``. The token
+cache is partitioned by an HMAC of the secret, so a wrong or removed secret never gets a cached token.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,3 +21,7 @@ class ClientSecretAuthMethod(ConfidentialClientMethod):
 
     def client_credential(self):
         return self.option("client_secret")
+
+    def credential(self):
+        """A changed or wrong secret gets its own token cache partition (an HMAC of it, never the secret)."""
+        return ("secret", self.option("client_secret"))

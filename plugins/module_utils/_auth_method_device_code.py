@@ -16,8 +16,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 from ansible_collections.m365.defender.plugins.module_utils._aadsts import auth_error_from_msal
-from ansible_collections.m365.defender.plugins.module_utils._auth_method_base import MsalAuthMethodBase, msal
+from ansible_collections.m365.defender.plugins.module_utils._auth_method_base import MsalAuthMethodBase
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpAuthError
+from ansible_collections.m365.defender.plugins.module_utils._options import token_cache_dir
+from ansible_collections.m365.defender.plugins.module_utils._token_cache import import_msal
 
 
 class DeviceCodeAuthMethod(MsalAuthMethodBase):
@@ -25,7 +27,13 @@ class DeviceCodeAuthMethod(MsalAuthMethodBase):
     REQUIRED = ("tenant_id", "client_id")
 
     def _build_app(self, **kwargs):
-        return msal.PublicClientApplication(self.client_id, **kwargs)
+        return import_msal().PublicClientApplication(self.client_id, **kwargs)
+
+    def _validate_more(self, problems):
+        if token_cache_dir(self.adapter) is None:
+            problems.append(("token_cache", "token_cache must be a directory: the module reads the signed-in user "
+                                            "from the token cache, so token_cache: false would make you sign in for "
+                                            "nothing"))
 
     def _secrets(self):
         return []

@@ -44,3 +44,7 @@ class WorkloadIdentityAuthMethod(ConfidentialClientMethod):
 
     def client_credential(self):
         return {"client_assertion": self.read_assertion}
+
+    def credential(self):
+        """The token file's path partitions the token cache (its content rotates, the identity does not)."""
+        return ("path", os.path.abspath(self.option("federated_token_file")))

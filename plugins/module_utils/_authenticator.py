@@ -16,33 +16,53 @@ __metaclass__ = type
 
 import time
 
-from ansible_collections.m365.defender.plugins.module_utils._auth_method_access_token import AccessTokenAuthMethod
-from ansible_collections.m365.defender.plugins.module_utils._auth_method_azure_cli import AzureCliAuthMethod
 from ansible_collections.m365.defender.plugins.module_utils._auth_method_base import AccessToken
-from ansible_collections.m365.defender.plugins.module_utils._auth_method_certificate import CertificateAuthMethod
-from ansible_collections.m365.defender.plugins.module_utils._auth_method_client_secret import ClientSecretAuthMethod
-from ansible_collections.m365.defender.plugins.module_utils._auth_method_device_code import (
-    DeviceCodeAuthMethod,
-    ensure_device_code_login,
-)
-from ansible_collections.m365.defender.plugins.module_utils._auth_method_managed_identity import (
-    ManagedIdentityAuthMethod,
-)
-from ansible_collections.m365.defender.plugins.module_utils._auth_method_workload_identity import (
-    WorkloadIdentityAuthMethod,
-)
 from ansible_collections.m365.defender.plugins.module_utils._clouds import RESOURCES, resolve_endpoints
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpConfigError
 from ansible_collections.m365.defender.plugins.module_utils._options import AUTH_METHODS
 
-__all__ = ["AccessToken", "METHODS", "MtpAuthenticator", "ensure_device_code_login"]
+__all__ = ["AccessToken", "method_class", "MtpAuthenticator", "ensure_device_code_login"]
 
 REFRESH_MARGIN = 300  # seconds before expiry when a token held in memory is renewed
 
-METHODS = dict((cls.NAME, cls) for cls in (
-    ClientSecretAuthMethod, CertificateAuthMethod, WorkloadIdentityAuthMethod, ManagedIdentityAuthMethod,
-    AzureCliAuthMethod, DeviceCodeAuthMethod, AccessTokenAuthMethod,
-))
+
+def method_class(name):
+    """The class of ``auth_method`` ``name`` (None when unknown). Only that method's file is imported, with
+    plain import statements so that AnsiballZ still packs every method."""
+    if name == "client_secret":
+        from ansible_collections.m365.defender.plugins.module_utils._auth_method_client_secret import (
+            ClientSecretAuthMethod as cls,
+        )
+    elif name == "certificate":
+        from ansible_collections.m365.defender.plugins.module_utils._auth_method_certificate import CertificateAuthMethod as cls
+    elif name == "workload_identity":
+        from ansible_collections.m365.defender.plugins.module_utils._auth_method_workload_identity import (
+            WorkloadIdentityAuthMethod as cls,
+        )
+    elif name == "managed_identity":
+        from ansible_collections.m365.defender.plugins.module_utils._auth_method_managed_identity import (
+            ManagedIdentityAuthMethod as cls,
+        )
+    elif name == "azure_cli":
+        from ansible_collections.m365.defender.plugins.module_utils._auth_method_azure_cli import AzureCliAuthMethod as cls
+    elif name == "device_code":
+        from ansible_collections.m365.defender.plugins.module_utils._auth_method_device_code import DeviceCodeAuthMethod as cls
+    elif name == "access_token":
+        from ansible_collections.m365.defender.plugins.module_utils._auth_method_access_token import (
+            AccessTokenAuthMethod as cls,
+        )
+    else:
+        return None
+    return cls
+
+
+def ensure_device_code_login(adapter, display, resource="graph", endpoints=None, session=None):
+    """See ``_auth_method_device_code.ensure_device_code_login``."""
+    from ansible_collections.m365.defender.plugins.module_utils._auth_method_device_code import (
+        ensure_device_code_login as login,
+    )
+
+    return login(adapter, display, resource=resource, endpoints=endpoints, session=session)
 
 
 class MtpAuthenticator(object):
@@ -50,10 +70,11 @@ class MtpAuthenticator(object):
         self.adapter = adapter
         self.endpoints = endpoints if endpoints is not None else resolve_endpoints(adapter)
         name = adapter.value("auth_method")
-        if name not in METHODS:
+        cls = method_class(name) if name in AUTH_METHODS else None
+        if cls is None:
             raise MtpConfigError("auth_method must be one of %s, got %r" % (", ".join(AUTH_METHODS), name),
                                  option="auth_method")
-        self.method = METHODS[name](adapter, self.endpoints, session=session, display=display)
+        self.method = cls(adapter, self.endpoints, session=session, display=display)
         self._validated = False
         self._tokens = {}
 

@@ -101,13 +101,6 @@ class Endpoints(namedtuple("Endpoints", ["authority_host", "graph_url", "api_url
         return "%s/%s" % (self.authority_host, tenant_id)
 
 
-def _get(adapter, name):
-    try:
-        return adapter.get_option_default(name, None)
-    except KeyError:
-        return None
-
-
 def normalize_url(value, option, allow_path=True):
     """Validate an https URL option and strip the trailing slash. Errors name ``option``."""
     if not isinstance(value, str) or not value.strip():
@@ -131,15 +124,15 @@ def normalize_url(value, option, allow_path=True):
 
 def resolve_endpoints(adapter):
     """Return the ``Endpoints`` for the options held by ``adapter`` (an ``MtpOptionAdapter``)."""
-    cloud = _get(adapter, "cloud") or DEFAULT_CLOUD
+    cloud = adapter.value("cloud", DEFAULT_CLOUD)
     if cloud not in CLOUDS:
         raise MtpConfigError("cloud must be one of %s, got %r" % (", ".join(sorted(CLOUDS)), cloud), option="cloud")
     values = dict(CLOUDS[cloud])
     for key, option in _URL_OPTIONS:
-        override = _get(adapter, option)
+        override = adapter.value(option)
         if override not in (None, ""):
             values[key] = normalize_url(override, option, allow_path=(key != "authority_host"))
-    resources = _get(adapter, "resources") or {}
+    resources = adapter.value("resources") or {}
     if not isinstance(resources, dict):
         raise MtpConfigError("resources must be a dictionary with the keys %s" % ", ".join(RESOURCES),
                              option="resources")

@@ -17,7 +17,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json as _json
-import os
 import re
 import time
 import traceback
@@ -26,7 +25,6 @@ try:
     import requests
     import requests.exceptions
     from requests.structures import CaseInsensitiveDict
-    from requests.utils import get_environ_proxies
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - exercised by sanity import tests
@@ -38,17 +36,11 @@ except ImportError:  # pragma: no cover - exercised by sanity import tests
 
     requests = _Dummy()
 
-from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
 from ansible_collections.m365.defender.plugins.module_utils._api_errors import api_error, parse_error_body
 from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
-from ansible_collections.m365.defender.plugins.module_utils._errors import (
-    MtpApiError,
-    MtpConfigError,
-    MtpDependencyError,
-    MtpError,
-)
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError, MtpConfigError, MtpError
 from ansible_collections.m365.defender.plugins.module_utils._options import DEFAULT_TIMEOUT
 from ansible_collections.m365.defender.plugins.module_utils._permissions import APIS, needed_role
 from ansible_collections.m365.defender.plugins.module_utils._retry import (
@@ -59,64 +51,11 @@ from ansible_collections.m365.defender.plugins.module_utils._retry import (
     RetryPolicy,
     is_idempotent,
 )
-from ansible_collections.m365.defender.plugins.module_utils._version import USER_AGENT
+from ansible_collections.m365.defender.plugins.module_utils._session import build_session, tls_hint
+from ansible_collections.m365.defender.plugins.module_utils._session import transport_kind as _transport_kind
 
 BATCH_SIZE = 20
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
-
-
-class _MtpSession(requests.Session):
-    """A ``requests.Session`` that never lets the environment override ``verify`` or add netrc credentials.
-
-    ``trust_env`` is False, so ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` cannot replace an explicit ``ca_path``
-    or ``validate_certs: false`` (psf/requests#3829) and ``~/.netrc`` cannot replace the bearer header. Proxies
-    still come from ``HTTPS_PROXY``/``HTTP_PROXY`` with ``NO_PROXY`` honoured, per request; and with no
-    explicit CA, ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` still apply, as in plain requests.
-    """
-
-    env_ca_bundle = True
-
-    def merge_environment_settings(self, url, proxies, stream, verify, cert):
-        env_proxies = get_environ_proxies(url, no_proxy=(proxies or {}).get("no_proxy"))
-        merged = dict(env_proxies)
-        merged.update(proxies or {})
-        if self.env_ca_bundle and self.verify is True and verify in (None, True):
-            verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or verify
-        return super(_MtpSession, self).merge_environment_settings(url, merged, stream, verify, cert)
-
-
-def _opt(adapter, name, default=None):
-    if adapter is None:
-        return default
-    if hasattr(adapter, "value"):
-        value = adapter.value(name)
-    else:
-        try:
-            value = adapter.get_option_default(name, None)
-        except KeyError:
-            value = None
-    return default if value is None else value
-
-
-def build_session(adapter):
-    """A session for every HTTP call of a task (MSAL's too): user agent, TLS trust and proxies.
-
-    ``validate_certs: false`` -> ``verify=False``; else ``ca_path`` -> ``verify=<ca_path>``; else the system
-    trust (or ``REQUESTS_CA_BUNDLE``). ``trust_env`` is always False (see ``_MtpSession``).
-    """
-    if not HAS_REQUESTS:
-        raise MtpDependencyError("requests")
-    session = _MtpSession()
-    session.trust_env = False
-    session.headers["User-Agent"] = USER_AGENT
-    validate = _opt(adapter, "validate_certs", True)
-    ca_path = _opt(adapter, "ca_path", None)
-    if not boolean(validate, strict=False):
-        session.verify = False
-    elif ca_path:
-        session.verify = ca_path
-        session.env_ca_bundle = False
-    return session
 
 
 class MtpResponse:
@@ -153,22 +92,6 @@ def _decode_body(content, content_type):
     return text, None
 
 
-def _transport_kind(exc):
-    """``"connect"`` (nothing sent), ``"timeout"``, ``"reset"`` or ``"tls"`` for a requests exception."""
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "tls"
-    if isinstance(exc, (requests.exceptions.ConnectTimeout, requests.exceptions.ProxyError)):
-        return "connect"
-    if isinstance(exc, requests.exceptions.Timeout):
-        return "timeout"
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        text = repr(exc.args[0]) if exc.args else ""
-        if "NewConnectionError" in text or "Failed to establish a new connection" in text or "NameResolutionError" in text:
-            return "connect"
-        return "reset"
-    return "reset"
-
-
 def _short(exc):
     """A one-line reason for a transport failure (e.g. ``CERTIFICATE_VERIFY_FAILED``), without URLs."""
     text = str(exc)
@@ -185,8 +108,8 @@ class MtpClient:
         self.session = session if session is not None else build_session(adapter)
         self.endpoints = endpoints if endpoints is not None else resolve_endpoints(adapter)
         self._authenticator = authenticator
-        self.policy = policy if policy is not None else RetryPolicy.from_option(_opt(adapter, "retries", None))
-        self.timeout = float(_opt(adapter, "timeout", DEFAULT_TIMEOUT))
+        self.policy = policy if policy is not None else RetryPolicy.from_option(adapter.value("retries"))
+        self.timeout = float(adapter.value("timeout", DEFAULT_TIMEOUT))
         self.sleep = time.sleep
         self._tokens = {}
         self.stats = {"requests": 0, "retries": 0, "token_refreshes": 0, "waited": 0.0}
@@ -276,9 +199,9 @@ class MtpClient:
             except requests.exceptions.RequestException as exc:
                 kind = _transport_kind(exc)
                 if kind == "tls":
-                    raise MtpApiError("TLS error talking to %s %s: %s" % (api, urlsplit(url).netloc, _short(exc)),
-                                      hint="set ca_path to the CA that signed the service certificate "
-                                           "(validate_certs: false only for tests)")
+                    hint = tls_hint(self.adapter)
+                    raise MtpApiError("TLS error talking to %s %s: %s; %s" % (api, urlsplit(url).netloc, _short(exc), hint),
+                                      hint=hint)
                 decision = self.policy.classify(None, method=method, idempotent=safe, error=kind, attempt=attempt)
                 failure = ("%s %s %s: %s (%s)" % (api, method, shown, decision.reason, exc.__class__.__name__))
                 wait = self.policy.delay(attempt, decision.retry_after)
@@ -313,7 +236,7 @@ class MtpClient:
             if not ok:
                 note = why if (decision.retry or attempt or decision.kind == AUTH) else None
                 raise api_error(api, method, shown, resp.status_code, resp.headers, parsed, text, token=token,
-                                client_id=_opt(self.adapter, "client_id"), note=note)
+                                client_id=self.adapter.value("client_id"), note=note)
             self._before_retry("%s %s %s: %s" % (api, method, shown, decision.reason), attempt, wait)
             waited += wait
             attempt += 1
@@ -442,7 +365,7 @@ class MtpClient:
             path = "/" + path
         return api_error(api, item.get("method", "GET"), "/v1.0" + path if api == "graph" else path, response.status,
                          response.headers, response.json, response.text, token=self._tokens.get(api),
-                         client_id=_opt(self.adapter, "client_id"))
+                         client_id=self.adapter.value("client_id"))
 
 
 __all__ = ["MtpClient", "MtpResponse", "build_session", "api_error", "parse_error_body", "needed_role", "MtpError",

@@ -21,21 +21,26 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.common.validation import check_type_dict
 
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpDependencyError, MtpError
 from ansible_collections.m365.defender.plugins.module_utils._http import HAS_REQUESTS, REQUESTS_IMPORT_ERROR
-from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter, common_argument_spec
+from ansible_collections.m365.defender.plugins.module_utils._options import (
+    MtpOptionAdapter,
+    check_options,
+    common_argument_spec,
+)
 
 try:
-    import msal  # noqa: F401  pylint: disable=unused-import
-    HAS_MSAL = True
-    MSAL_IMPORT_ERROR = None
-except ImportError:
-    HAS_MSAL = False
-    MSAL_IMPORT_ERROR = traceback.format_exc()
+    from importlib.util import find_spec
+except ImportError:  # pragma: no cover - Python 2
+    find_spec = None
+
+# Found, not imported: a task whose token is cached never imports msal (see _token_cache.peek_access_token).
+HAS_MSAL = find_spec is None or find_spec("msal") is not None
+MSAL_IMPORT_ERROR = None if HAS_MSAL else "ImportError: No module named 'msal'"
 
 # auth_method values that need msal in the module process
 MSAL_METHODS = frozenset(("client_secret", "certificate", "workload_identity", "device_code"))
@@ -65,13 +70,57 @@ class _ModuleDisplay(object):
     v = vv = vvv = vvvv = debug = _log
 
 
+def _unparseable_dicts(spec, params):
+    """``{option: value}`` for dict options with sub-options whose value is text that is not a dictionary.
+
+    AnsibleModule collects the ``no_log`` values of *all* options in one pass that stops at such a value, so
+    its failure would print every secret of the task. These options are found first (see ``_AnsibleModule``).
+    """
+    bad = {}
+    for name, opts in spec.items():
+        value = params.get(name)
+        if opts.get("options") is None or value is None:
+            continue
+        items = value if opts.get("type") == "list" and isinstance(value, list) else [value]
+        for item in items:
+            if isinstance(item, dict):
+                continue
+            try:
+                check_type_dict(item)
+            except TypeError:
+                bad[name] = value
+                break
+    return bad
+
+
+class _AnsibleModule(AnsibleModule):
+    """``AnsibleModule`` whose every failure masks the ``no_log`` values and names a bad dict option."""
+
+    def _load_params(self):
+        super(_AnsibleModule, self)._load_params()
+        self._mtp_bad_dicts = _unparseable_dicts(self.argument_spec, self.params)
+        if self._mtp_bad_dicts:
+            clean = dict((k, v) for k, v in self.params.items() if k not in self._mtp_bad_dicts)
+            spec = dict((k, v) for k, v in self.argument_spec.items() if k not in self._mtp_bad_dicts)
+            # pylint: disable-next=protected-access
+            self.no_log_values.update(ArgumentSpecValidator(spec).validate(clean)._no_log_values)
+
+    def fail_json(self, msg, **kwargs):
+        bad = getattr(self, "_mtp_bad_dicts", None)
+        if bad and "dictionary requested" in str(msg):
+            msg = "; ".join("argument '%s' is of type %s and could not be converted to a dictionary: give a "
+                            "mapping (or JSON / key=value text)" % (name, type(value).__name__)
+                            for name, value in sorted(bad.items()))
+        super(_AnsibleModule, self).fail_json(msg=msg, **kwargs)
+
+
 class MtpModule(object):
     """``AnsibleModule`` plus the collection's common options, one API client and one error path."""
 
     def __init__(self, argument_spec=None, **kwargs):
         spec = common_argument_spec()
         spec.update(argument_spec or {})
-        self._module = AnsibleModule(argument_spec=spec, **kwargs)
+        self._module = _AnsibleModule(argument_spec=spec, **kwargs)
         self._client = None
         self.adapter = MtpOptionAdapter.from_ansible_module(self._module)
         if not HAS_REQUESTS:
@@ -123,6 +172,7 @@ class MtpModule(object):
             from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
 
             display = _ModuleDisplay(self._module)
+            check_options(self.adapter, warn=self._module.warn)
             session = build_session(self.adapter)
             endpoints = resolve_endpoints(self.adapter)
             # A module cannot show a device code to the user in time: no display -> cache only, fail clearly.

@@ -135,11 +135,17 @@ class MtpOptionAdapter(object):
     def get_filled_options(self, *args):
         return self.get_filtered_options(lambda k, v: v is not None, *args)
 
-    def value(self, key):
-        """The option's value, or the collection default when it is absent or None."""
-        value = self.get_option_default(key, None)
+    def value(self, key, default=None):
+        """The option's value; when it is absent or None, ``default`` if given, else the collection default.
+
+        The one way the collection's code reads an option (modules, plugins and plain dicts alike).
+        """
+        try:
+            value = self.get_option_default(key, None)
+        except KeyError:  # a plugin without that option
+            value = None
         if value is None:
-            return DEFAULTS.get(key)
+            return DEFAULTS.get(key) if default is None else default
         return value
 
 
@@ -208,3 +214,61 @@ def token_cache_dir(adapter):
             return os.path.expanduser(DEFAULT_TOKEN_CACHE)
         return os.path.abspath(os.path.expanduser(os.path.expandvars(stripped)))
     raise MtpConfigError("token_cache must be a directory path, or false to disable the cache", option="token_cache")
+
+
+def _check_timeout(adapter):
+    timeout = adapter.value("timeout")
+    try:
+        seconds = float(timeout)
+    except (TypeError, ValueError):
+        seconds = None
+    if seconds is None or isinstance(timeout, bool) or seconds <= 0:
+        raise MtpConfigError("timeout must be a number of seconds greater than 0, got %r" % (timeout,), option="timeout")
+
+
+def _check_token_cache(adapter, warn):
+    directory = token_cache_dir(adapter)
+    if not directory:
+        return
+    head = directory
+    while not os.path.lexists(head):
+        parent = os.path.dirname(head)
+        if parent == head:
+            return
+        head = parent
+    if not os.path.isdir(head):
+        what = "is a file" if head == directory else "lies under %s, which is a file" % head
+        raise MtpConfigError("token_cache %s %s, not a directory: point token_cache at a directory (created when "
+                             "missing), or set it to false" % (directory, what), option="token_cache")
+    if head == directory and warn is not None:
+        mode = os.stat(directory).st_mode
+        if mode & 0o022:
+            warn("token_cache %s can be written by other users (mode %04o): they could replace the cached tokens; "
+                 "run chmod 700 on it, or point token_cache at a private directory" % (directory, mode & 0o7777))
+
+
+def _check_ca_path(adapter):
+    ca_path = adapter.value("ca_path")
+    if not ca_path or not boolean(adapter.value("validate_certs"), strict=False):
+        return
+    if os.path.isdir(ca_path):
+        return  # an OpenSSL CA directory (c_rehash layout)
+    try:
+        with open(ca_path, "rb") as handle:
+            data = handle.read(16 * 1024 * 1024)
+    except OSError as exc:
+        raise MtpConfigError("ca_path %s cannot be read (%s): give the PEM file of the CA that signed the service "
+                             "certificates" % (ca_path, exc.strerror or exc), option="ca_path")
+    if b"-----BEGIN CERTIFICATE-----" not in data:
+        raise MtpConfigError("ca_path %s is not a PEM bundle (it holds no -----BEGIN CERTIFICATE----- block): give "
+                             "the CA certificate(s) in PEM" % ca_path, option="ca_path")
+
+
+def check_options(adapter, warn=None):
+    """Check ``timeout``, ``token_cache`` and ``ca_path`` before any use: ``MtpConfigError`` naming the option.
+
+    ``warn(msg)`` is told of a token cache directory that other users can write.
+    """
+    _check_timeout(adapter)
+    _check_token_cache(adapter, warn)
+    _check_ca_path(adapter)

@@ -51,6 +51,10 @@ Row = namedtuple("Row", ["api", "methods", "path", "role", "scope", "modules", "
 
 _HUNT = ("mtp_hunting_query", "mtp_hunting")
 _APP = ("mtp_aad_app_setup",)
+_TI = ("mtp_indicator", "mtp_indicator_info")
+_DETECT = ("mtp_detection_rule",)
+_RESP = ("mtp_machine_action", "mtp_machine_action_info")
+_LR = ("mtp_live_response",)
 
 ROWS = (
     # Graph security
@@ -80,8 +84,35 @@ ROWS = (
     # Defender for Endpoint (WindowsDefenderATP) API
     Row("mde", None, r"^/api/advancedqueries", "AdvancedQuery.Read.All", "AdvancedQuery.Read", _HUNT, ()),
     # -- machines, machine actions, live response (rows added with those modules) --
+    Row("mde", None, r"^/api/machines/[^/]+/isolate$", "Machine.Isolate", "Machine.Isolate", _RESP, ("response",)),
+    Row("mde", None, r"^/api/machines/[^/]+/unisolate$", "Machine.Isolate", "Machine.Isolate", _RESP, ("response",)),
+    Row("mde", None, r"(?i)^/api/machines/[^/]+/runantivirusscan$", "Machine.Scan", "Machine.Scan", _RESP, ("response",)),
+    Row("mde", None, r"(?i)^/api/machines/[^/]+/(un)?restrictcodeexecution$", "Machine.RestrictExecution",
+        "Machine.RestrictExecution", _RESP, ("response",)),
+    Row("mde", None, r"(?i)^/api/machines/[^/]+/collectinvestigationpackage$", "Machine.CollectForensics",
+        "Machine.CollectForensics", _RESP, ("response",)),
+    Row("mde", None, r"(?i)^/api/machines/[^/]+/stopandquarantinefile$", "Machine.StopAndQuarantine",
+        "Machine.StopAndQuarantine", _RESP, ("response",)),
+    Row("mde", None, r"^/api/machines/[^/]+/offboard$", "Machine.Offboard", "Machine.Offboard", _RESP, ("response",)),
+    Row("mde", None, r"(?i)^/api/machines/[^/]+/runliveresponse$", "Machine.LiveResponse", "Machine.LiveResponse", _LR,
+        ("response",)),
+    Row("mde", None, r"^/api/libraryfiles", "Library.Manage", "Library.Manage", _LR, ("response",)),
+    # Cancel takes any one of the action roles (docs/developer/reference/response-and-content.md §2.1); the hint names the most common one.
+    Row("mde", ("POST",), r"^/api/machineactions/[^/]+/cancel$", "Machine.Isolate", "Machine.Isolate", _RESP, ()),
+    Row("mde", None, r"^/api/machines/[^/]+/tags$", "Machine.ReadWrite.All", "Machine.ReadWrite", (), ()),
+    Row("mde", ("GET",), r"^/api/(machines|machineactions)", "Machine.Read.All", "Machine.Read", _RESP + _LR,
+        ("response",)),
     # -- indicators (rows added with those modules) --
+    # docs/developer/reference/response-and-content.md §4.1: Ti.ReadWrite sees only the app's own indicators.
+    Row("mde", None, r"^/api/indicators", "Ti.ReadWrite.All", "Ti.ReadWrite", _TI, ("indicators",)),
     # -- custom detection rules (rows added with those modules) --
+    # docs/developer/reference/response-and-content.md §5.1; the pre-flight runs the rule's query (§7.4).
+    Row("graph", ("GET",), _GRAPH + r"/security/rules/detectionRules", "CustomDetection.Read.All",
+        "CustomDetection.Read.All", ("mtp_detection_rule_info",), ()),
+    Row("graph", None, _GRAPH + r"/security/rules/detectionRules", "CustomDetection.ReadWrite.All",
+        "CustomDetection.ReadWrite.All", _DETECT, ("detections",)),
+    Row("graph", None, _GRAPH + r"/security/(microsoft\.graph\.security\.)?runHuntingQuery", "ThreatHunting.Read.All",
+        "ThreatHunting.Read.All", _DETECT, ("detections",)),
     # The catch-all of the MDE API stays last.
     Row("mde", None, r".*", "AdvancedQuery.Read.All", "AdvancedQuery.Read", (), ()),
 )
@@ -113,9 +144,31 @@ FIRST_PARTY_PERMISSIONS = {
             ("AdvancedQuery.Read.All", "93489bf5-0fbc-4f2d-b901-33f2fe08ff05"),
             ("Alert.Read.All", "71fe6b80-7034-4028-9ed8-0f316df9c3ff"),
             ("Machine.Read.All", "ea8291d3-4b9a-44b5-bc3a-6cea3026dc79"),
-            ("Ti.Read.All", "528ca142-c849-4a5b-935e-10b8b9c38a84")]],
+            ("Machine.ReadWrite.All", "aa027352-232b-4ed4-b963-a705fc4d6d2c"),
+            ("Machine.Isolate", "7e4e1300-e1b9-4102-88ba-f0cb6e6d5974"),
+            ("Machine.Scan", "a86d9824-b2b6-45f8-b042-16bc4922ed4e"),
+            ("Machine.LiveResponse", "1629b959-c0af-42a1-92f0-f6162060bdf1"),
+            ("Machine.CollectForensics", "15405ab2-2103-4a3c-ad80-e829841cedcc"),
+            ("Machine.RestrictExecution", "96b6b35d-074d-4e2d-b167-8d68d9269648"),
+            ("Machine.StopAndQuarantine", "96e72b5e-7e68-4171-aad1-3937599e4751"),
+            ("Machine.Offboard", "594435bf-36dd-4548-83bd-1bdafe157d7a"),
+            ("Library.Manage", "41d209c7-2511-4fc9-b899-8008a3976f09"),
+            ("Ti.Read.All", "528ca142-c849-4a5b-935e-10b8b9c38a84"),
+            ("Ti.ReadWrite", "a8bc2240-f96a-46a1-bad5-6a960b7327a1"),
+            ("Ti.ReadWrite.All", "fc511a58-3adf-4d71-af24-00f13e35e479")]],
         "oauth2PermissionScopes": [_permission("Scope", v, i) for v, i in [
-            ("AdvancedQuery.Read", "1fb6e712-1bd9-4184-b1c0-5e71e759196b")]],
+            ("AdvancedQuery.Read", "1fb6e712-1bd9-4184-b1c0-5e71e759196b"),
+            ("Ti.ReadWrite", "650ff1f9-dd5f-48ee-8c58-7beef332c818"),
+            ("Machine.Read", "fbd3d33a-b1f5-4573-906c-51b39682fbcf"),
+            ("Machine.ReadWrite", "f6846c57-9e3c-4a65-81aa-2f5e09ff4f0b"),
+            ("Machine.Isolate", "479231ef-3b86-4933-ae6b-1fa84bba9e31"),
+            ("Machine.Scan", "b4618115-647e-42a5-bd0d-0ea9878fb376"),
+            ("Machine.RestrictExecution", "abddfa88-80bb-4aef-81ff-18cbf29363a9"),
+            ("Machine.CollectForensics", "5eb7b9dc-cbce-4c7e-9d73-5be248260ae6"),
+            ("Machine.StopAndQuarantine", "69e036b7-3f10-4d4c-a85e-82295629eca8"),
+            ("Machine.Offboard", "29d1c73a-07f6-495f-b62b-1554a954d0a3"),
+            ("Machine.LiveResponse", "25fb0c21-5877-492a-8d0c-e7893a9585cc"),
+            ("Library.Manage", "5998a3da-2c9b-4bf3-99bd-44c9fe337ad2")]],
     },
     GRAPH_APP_ID: {
         "appRoles": [_permission("Role", v, i) for v, i in [

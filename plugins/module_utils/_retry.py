@@ -8,7 +8,7 @@ Pure functions in the style of amazon.aws ``CloudRetry``/``BackoffIterator``: :m
 decides *whether* and *why* to retry from a status (or a transport failure), the headers, the body text, the
 method and its idempotency; :meth:`RetryPolicy.delay` says *how long* to wait. ``MtpClient`` runs the loop.
 
-Classification (reference/defender-api.md §2.5, reference/graph-app-setup.md §12):
+Classification (docs/developer/reference/defender-api.md §2.5, docs/developer/reference/graph-app-setup.md §12):
 
 * 429 (any method): the request was not processed. Wait ``Retry-After``; else the window the body names
   (``maximum allowed 45 per 00:01:00`` -> the end of the current minute); else the CPU-quota duration
@@ -26,6 +26,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import collections
 import datetime
 import email.utils
 import json
@@ -373,3 +374,34 @@ def retry_call(func, retryable, timeout, sleep=None, clock=None, start=LAG_DELAY
                 raise
         sleep(delay)
     return None  # pragma: no cover - lag_delays never ends
+
+
+# -- pacing to documented rates ---------------------------------------------------------------------------
+
+class Pacer:
+    """Keeps this process under sliding-window rates ``((calls, seconds), ...)`` by waiting before a call.
+    Other processes' calls are not seen: their 429s are waited out by the retry engine (``Retry-After``)."""
+
+    def __init__(self, windows, clock=None, sleep=None):
+        self.windows = tuple(windows)
+        self.clock = clock or time.monotonic
+        self.sleep = sleep or time.sleep
+        self.calls = collections.deque()
+        self.waited = 0.0
+
+    def wait(self):
+        longest = max(window[1] for window in self.windows)
+        while True:
+            now = self.clock()
+            while self.calls and self.calls[0] <= now - longest:
+                self.calls.popleft()
+            delay = 0.0
+            for limit, span in self.windows:
+                recent = [t for t in self.calls if t > now - span]
+                if len(recent) >= limit:
+                    delay = max(delay, recent[-limit] + span - now)
+            if delay <= 0:
+                self.calls.append(now)
+                return
+            self.waited += delay
+            self.sleep(delay)

@@ -25,17 +25,41 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 
-from ansible_collections.m365.defender.plugins.module_utils._errors import MtpError
-from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter, common_argument_spec
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpConfigError, MtpError
+from ansible_collections.m365.defender.plugins.module_utils._options import (
+    MtpOptionAdapter,
+    check_options,
+    common_argument_spec,
+)
 
 display = Display()
 
 
 def _device_code_login(adapter, show):
     from ansible_collections.m365.defender.plugins.module_utils._auth_method_device_code import ensure_device_code_login
-    from ansible_collections.m365.defender.plugins.module_utils._http import build_session
+    from ansible_collections.m365.defender.plugins.module_utils._session import build_session
 
     return ensure_device_code_login(adapter, show, session=build_session(adapter))
+
+
+def _documented_options(action, collections):
+    """The option names and aliases the module ``action`` documents, or None when its docs cannot be read."""
+    from ansible.plugins.loader import fragment_loader, module_loader
+    from ansible.utils.plugin_docs import get_docstring
+
+    try:
+        context = module_loader.find_plugin_with_context(action, collection_list=collections)
+        doc = get_docstring(context.plugin_resolved_path, fragment_loader,
+                            collection_name=context.plugin_resolved_collection)[0] or {}
+    except Exception:  # pylint: disable=broad-except  # no docs: the module checks its arguments itself
+        return None
+    options = doc.get("options")
+    if not isinstance(options, dict) or not options:
+        return None
+    names = set(options)
+    for option in options.values():
+        names.update((option or {}).get("aliases") or [])
+    return names
 
 
 class MtpActionBase(ActionBase):
@@ -53,12 +77,29 @@ class MtpActionBase(ActionBase):
         result = ArgumentSpecValidator(spec).validate(args)
         return dict(result.validated_parameters)
 
+    def check_arguments(self, options):
+        """Fail as the module would, before a sign-in: unknown options, then the offline option checks."""
+        known = _documented_options(self._task.action, self._task.collections)
+        if known is not None:
+            unknown = sorted(set(self._task.args) - known - set(common_argument_spec()))
+            if unknown:
+                raise MtpConfigError("Unsupported parameters for (%s) module: %s. Supported parameters include: %s."
+                                     % (self._task.action, ", ".join(unknown), ", ".join(sorted(known))),
+                                     option=unknown[0])
+        from ansible_collections.m365.defender.plugins.module_utils._auth_method_device_code import DeviceCodeAuthMethod
+        from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
+
+        adapter = MtpOptionAdapter.from_dict(options)
+        check_options(adapter, warn=display.warning)
+        DeviceCodeAuthMethod(adapter, resolve_endpoints(adapter)).validate()  # offline: tenant, client, token_cache
+
     def run(self, tmp=None, task_vars=None):
         result = super(MtpActionBase, self).run(tmp, task_vars)
         del tmp  # tmp no longer has any effect
         options = self.controller_options()
         if options.get("auth_method") == "device_code":
             try:
+                self.check_arguments(options)
                 self.device_code_login(MtpOptionAdapter.from_dict(options), display.display)
             except MtpError as exc:
                 result.update(exc.to_result())

@@ -35,7 +35,7 @@ from ansible.plugins.lookup import LookupBase
 from ansible.utils.display import Display
 
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpError
-from ansible_collections.m365.defender.plugins.module_utils._options import SECRET_OPTIONS, MtpOptionAdapter
+from ansible_collections.m365.defender.plugins.module_utils._options import SECRET_OPTIONS, MtpOptionAdapter, check_options
 
 REFRESH_MARGIN = 300
 
@@ -96,13 +96,6 @@ def clear_caches():
         _TOKENS.clear()
 
 
-def _get(adapter, name):
-    try:
-        return adapter.get_option_default(name, None)
-    except KeyError:
-        return None
-
-
 def _digest(value):
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode("utf-8")).hexdigest()
 
@@ -115,9 +108,23 @@ class MtpLookupBase(LookupBase):
 
         Lookups get the play's variables untemplated, so the variables this plugin reads (the ``vars:`` of its
         options, such as ``mtp_tenant_id: "{{ tenant.id }}"``) are templated here, before their types are
-        applied. Values given directly to the lookup are already templated and are left alone.
+        applied. Values given directly to the lookup are already templated and are left alone. An option the
+        lookup does not declare fails, as it does for the modules.
         """
+        self._reject_unknown(kwargs)
         self.set_options(var_options=self._templated_var_options(variables), direct=kwargs)
+
+    def _reject_unknown(self, kwargs):
+        definitions = C.config.get_configuration_definitions(self.plugin_type, self._load_name) or {}
+        if not definitions:
+            return  # nothing declared: ansible-core reports what it cannot place
+        known = set(definitions)
+        for definition in definitions.values():
+            known.update(definition.get("aliases") or [])
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise AnsibleLookupError("Unsupported parameters for (%s) lookup: %s. Supported parameters include: %s."
+                                     % (self._load_name, ", ".join(unknown), ", ".join(sorted(known))))
 
     def _templated_var_options(self, variables):
         if not variables or self._templar is None:
@@ -147,11 +154,12 @@ class MtpLookupBase(LookupBase):
     def mtp_client(self):
         """The process-wide ``MtpClient`` for the current options (built on first use)."""
         from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
-        from ansible_collections.m365.defender.plugins.module_utils._http import MtpClient, build_session
+        from ansible_collections.m365.defender.plugins.module_utils._http import MtpClient
+        from ansible_collections.m365.defender.plugins.module_utils._session import build_session
 
         adapter = self.mtp_adapter()
-        values = dict((name, _get(adapter, name)) for name in _CLIENT_KEY_OPTIONS)
-        secrets = _digest([_get(adapter, name) for name in SECRET_OPTIONS])
+        values = dict((name, adapter.value(name)) for name in _CLIENT_KEY_OPTIONS)
+        secrets = _digest([adapter.value(name) for name in SECRET_OPTIONS])
         endpoints = resolve_endpoints(adapter)
         token_key = (endpoints.cloud, endpoints.authority_host, values["tenant_id"], values["client_id"],
                      values["auth_method"], values["username"], secrets)
@@ -160,6 +168,7 @@ class MtpLookupBase(LookupBase):
             client = _CLIENTS.get(client_key)
         if client is not None:
             return client
+        check_options(adapter, warn=display.warning)
         session = build_session(adapter)
         inner = self._build_authenticator(adapter, endpoints, session)
         inner.validate()

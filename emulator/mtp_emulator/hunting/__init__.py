@@ -13,7 +13,8 @@ DEFAULT_ROWS = 2000
 
 
 def tenant_data(state, tenant) -> dict:
-    """``{"anchor", "incidents", "engine"}`` of one tenant, created on first use."""
+    """``{"anchor", "incidents", "engine", "machines"}`` of one tenant, created on first use; the tenant's
+    fixture ``data`` section (users' own rows, incidents, devices: userdata.py) is loaded into it then."""
     from ..incidents import IncidentStore
     from .engine import HuntingEngine
 
@@ -25,5 +26,10 @@ def tenant_data(state, tenant) -> dict:
             store = IncidentStore(tenant.id, tenant.domain, anchor)
             rows = int(getattr(state.config, "hunting_rows", DEFAULT_ROWS) or DEFAULT_ROWS)
             engine = HuntingEngine(tenant.id, tenant.domain, rows, anchor, store.alerts)
-            data = per[tenant.id] = {"anchor": anchor, "incidents": store, "engine": engine}
+            data = per[tenant.id] = {"anchor": anchor, "incidents": store, "engine": engine, "machines": []}
+            section = tenant.spec.get("data")
+            if section:  # the fixture's own test data (validated when the fixture was loaded)
+                from . import userdata
+
+                userdata.apply(data, userdata.validate(section, tenant))
         return data

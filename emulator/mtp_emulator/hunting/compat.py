@@ -21,11 +21,21 @@ Two mechanisms, both narrow and each tested (``tests/test_hunting_compat.py``):
      ``d between (lo .. ((lo) + span))``, Kusto's documented reading of that form.
    * ``(T | ...) | op`` -> ``T | ... | op`` (a parenthesised pipeline at the head of a pipe: the pipe is
      left-associative, so the parentheses change nothing).
+   * ``count(expr)`` inside ``summarize`` -> ``countif(isnotnull(expr))`` (named ``count_<column>`` when unnamed).
+   * ``join ... on $left.a == $right.b and $left.c == $right.d`` -> the same keys comma-separated.
+   * ``bin(d, Ntick)`` with N dividing 10 -> ``bin(d, 1microsecond)`` (stored times are whole microseconds).
+   * ``case``/``iff`` mixing a string with a dynamic property (``x.Host``) -> that arm read with ``tostring()``.
+   * tabular ``let`` functions and parameterless views, expanded in place first (:mod:`.inline`).
 
-   The rewrites run to a fixed point (an alias inside ``extract_json``'s arguments); a result that no longer
-   parses, or any surprise in the tree, falls back to the text as received.
+   Operators duckdb-kql refuses but the engine runs itself (``distinct *``, ``top-nested``, ``partition``, ...)
+   are not rewrites: see :mod:`.stages`.
 
-2. :func:`install_functions` adds scalar functions duckdb-kql has no mapping for to its function registry
+   The rewrites run to a fixed point (an alias inside ``extract_json``'s arguments); any surprise in the tree
+   falls back to the text as received, and so does a result that no longer parses (the engine retries the text
+   as received on a syntax error).
+
+2. :func:`install_functions` adds scalar functions duckdb-kql has no mapping for (and the argument counts its
+   rows lack: :data:`ARITY_FUNCTIONS`, :data:`ARITY_AGGREGATES`) to its function registry
    (``duckdb_kql.translate.functions.SCALAR_FUNCTIONS``, exported by that module). Only names absent from the
    registry are added, so a later duckdb-kql that maps one itself wins; if the registry is ever gone, nothing is
    added and those functions stay a clean 400.
@@ -38,6 +48,8 @@ import re
 
 import duckdb_kql
 
+from . import inline
+
 #: Deprecated alias -> current name, as Kusto's reference documents them ("Deprecated aliases: ...").
 ALIASES = {
     "makeset": "make_set",
@@ -47,6 +59,7 @@ ALIASES = {
     "extractjson": "extract_json",
     "argmax": "arg_max",
     "argmin": "arg_min",
+    "extractall": "extract_all",
 }
 
 #: ``typeof(T)`` in ``extract_json`` -> the conversion that gives its result that type (None: already a string).
@@ -209,14 +222,13 @@ def normalise(query: str) -> str:
 @functools.lru_cache(maxsize=512)
 def _normalise_cached(query: str) -> str:
     try:
-        text = query
+        text = inline.expand(query)  # tabular let functions and views, expanded in place
         for _ in range(4):  # rewrites nest (an alias inside extract_json's arguments): run to a fixed point
-            rewritten = _normalise(text)
-            if rewritten == text:
+            text, nested = _normalise(text)
+            if not nested:
                 break
-            text = rewritten
-        if text != query and duckdb_kql.validate(text):
-            return query  # a rewrite that does not parse is a bug here: run what was sent
+        # A rewrite that does not parse is a bug here: the engine then runs the text as received
+        # (HuntingEngine.run), so this costs no extra parse of every query.
         return text
     except duckdb_kql.KqlError:
         return query  # a syntax error: the engine reports it on the text as received
@@ -224,10 +236,11 @@ def _normalise_cached(query: str) -> str:
         return query
 
 
-def _normalise(query: str) -> str:
+def _normalise(query: str) -> tuple[str, bool]:
+    """One pass of the rewrites: (text, whether an edit nested inside another was left for the next pass)."""
     tree = duckdb_kql.parse(query).tree
     if tree is None:
-        return query
+        return query, False
     declared = _declared_names(tree)
     lets = _let_values(tree)
     edits: list[tuple[int, int, str]] = []
@@ -239,6 +252,10 @@ def _normalise(query: str) -> str:
             if name in declared:
                 continue
             current = ALIASES.get(name, name)
+            if current in _BINS and len(args) == 2:
+                edits.extend(_tick_edits(args[1]))
+            if current in _CONDITIONALS:
+                edits.extend(_conditional_edits(query, current, args, declared))
             if current == "extract_json" and len(args) == 3:
                 m = _TYPEOF.match(args[2].getText())
                 if m and m.group(1).lower() in _EXTRACT_TYPES:
@@ -287,6 +304,10 @@ def _normalise(query: str) -> str:
             lo = query[slice(*_span(bounds[0]))]
             start, stop = _span(bounds[1])
             edits.append((start, stop, f"(({lo}) + {query[start:stop]})"))
+        elif _is(n, "CountExpressionContext"):
+            edits.extend(_count_expr_edits(query, n))
+        elif _is(n, "JoinOperatorOnClauseContext"):
+            edits.extend(_join_and_edits(n))
         elif _is(n, "PipeExpressionContext"):
             # (T | ...) | op -> T | ... | op: the pipe is left-associative, so the parentheses say nothing.
             if not any(_is(c, "PipedOperatorContext") for c in n.children):
@@ -298,14 +319,118 @@ def _normalise(query: str) -> str:
             edits.append((open_tok.symbol.start, open_tok.symbol.stop + 1, " "))
             edits.append((close_tok.symbol.start, close_tok.symbol.stop + 1, " "))
     if not edits:
-        return query
+        return query, False
+    kept = _outermost(edits)
     out, pos = [], 0
-    for start, stop, text in sorted(_outermost(edits)):
+    for start, stop, text in sorted(kept):
         out.append(query[pos:start])
         out.append(text)
         pos = stop
     out.append(query[pos:])
-    return "".join(out)
+    return "".join(out), len(kept) < len(set(edits))
+
+
+_CONDITIONALS = {"case", "iff", "iif"}
+_PATH = re.compile(r".*[\w\])]\s*(?:\.\s*[A-Za-z_]\w*|\[\s*(?:'[^']*'|\"[^\"]*\")\s*\])\s*\Z", re.S)
+_STRING_LITERAL = re.compile(r"""\s*@?(?:'[^']*'|"[^"]*")\s*\Z""")
+
+
+@functools.lru_cache(maxsize=1)
+def _string_columns() -> frozenset:
+    """Column names that are ``string`` in every table having them."""
+    from .tables import TABLES
+
+    kinds: dict[str, set] = {}
+    for cols in TABLES.values():
+        for name, kind in cols:
+            kinds.setdefault(name, set()).add(kind)
+    return frozenset(n for n, k in kinds.items() if k == {"string"})
+
+
+def _conditional_edits(query: str, name: str, args, declared) -> list:
+    """``case``/``iff`` whose results mix a string (a literal, or a column that is a string in the schema) with a
+    property of a dynamic (``x.Host``, ``x["k"]``): Kusto gives the string type, so the dynamic arm is read as a
+    string (``tostring(...)``); duckdb-kql would cast the string to JSON instead, which fails on plain text."""
+    values = (args[1:-1:2] + args[-1:]) if name == "case" else args[1:]
+    texts = [query[slice(*_span(a))] for a in values]
+    stringy = any(_STRING_LITERAL.match(t) or (_bare_name(a) in _string_columns() and
+                                               (_bare_name(a) or "").lower() not in declared)
+                  for a, t in zip(values, texts))
+    if not stringy:
+        return []
+    return [(*_span(a), f"tostring({t})") for a, t in zip(values, texts) if _PATH.match(t)]
+
+
+_BINS = {"bin", "floor"}
+_TICKS = re.compile(r"(\d+)ticks?\Z", re.I)
+
+
+def _tick_edits(arg) -> list:
+    """``bin(d, Ntick)`` with N dividing 10: every stored time is a whole microsecond (10 ticks), so rounding it
+    down to N ticks leaves it unchanged, exactly as rounding to 1 microsecond does; the literal alone is a
+    duckdb-kql refusal (it keeps no sub-microsecond time). Other tick counts stay as sent."""
+    node = _collapse(arg)
+    if not _is(node, "TimeSpanLiteralExpressionContext"):
+        return []
+    m = _TICKS.match(node.getText())
+    if not m or int(m.group(1)) == 0 or 10 % int(m.group(1)):
+        return []
+    start, stop = _span(node)
+    return [(start, stop, "1microsecond")]
+
+
+def _count_expr_edits(query: str, ctx) -> list:
+    """``count(expr)`` -> ``countif(isnotnull(expr))``: the rows where *expr* is not null. An unnamed one keeps
+    Kusto's column name ``count_<column>`` when *expr* is a bare column."""
+    arg = next((c for c in ctx.children or [] if _is(c, "NamedExpressionContext")), None)
+    if arg is None or not _inside(ctx, "SummarizeOperatorContext"):
+        return []  # outside summarize an aggregate is an error either way: the engine names count() in it
+    start, stop = _span(ctx)
+    body = f"countif(isnotnull({query[slice(*_span(arg))]}))"
+    column = _bare_name(arg)
+    named = ctx.parentCtx
+    while named is not None and not _is(named, "NamedExpressionContext"):
+        if len([c for c in named.children or [] if not _leaf(c)]) != 1:
+            named = None
+            break
+        named = named.parentCtx
+    if column and named is not None and len(named.children or []) == 1 and _is(named.parentCtx,
+                                                                                 "SummarizeOperatorContext"):
+        body = f"count_{column} = {body}"
+    return [(start, stop, body)]
+
+
+def _inside(ctx, rule: str) -> bool:
+    node = ctx.parentCtx
+    while node is not None:
+        if _is(node, rule):
+            return True
+        node = node.parentCtx
+    return False
+
+
+def _equi_side(ctx) -> bool:
+    node = _collapse(ctx)
+    return _is(node, "EqualityExpressionContext") and "==" in node.getText()
+
+
+def _join_and_edits(ctx) -> list:
+    """``join ... on $left.a == $right.b and $left.c == $right.d``: Kusto reads the ``and`` of equalities as the
+    comma of the key list; duckdb-kql takes only the comma."""
+    edits = []
+    for expr in [c for c in ctx.children or [] if not _leaf(c)]:
+        node = _collapse(expr)
+        if not _is(node, "LogicalAndExpressionContext"):
+            continue
+        first, *ops = node.children
+        if not ops or not _equi_side(first) or not all(
+                _is(op, "LogicalAndOperationContext") and len(op.children) == 2 and _equi_side(op.children[1])
+                for op in ops):
+            continue
+        for op in ops:
+            tok = op.children[0]
+            edits.append((tok.symbol.start, tok.symbol.stop + 1, ","))
+    return edits
 
 
 def _outermost(edits):
@@ -329,6 +454,8 @@ EXTRA_FUNCTIONS = {
     "url_encode": ("array_to_string(list_transform(string_split(CAST({0} AS VARCHAR), ''), lambda ch: "
                    "CASE WHEN regexp_full_match(ch, '[A-Za-z0-9._!*()-]') THEN ch WHEN ch = ' ' THEN '+' "
                    "WHEN ch = '~' THEN '%7e' ELSE lower(url_encode(ch)) END), '')", (1,)),
+    # url_decode(url): %xx escapes (and '+') decoded.
+    "url_decode": ("url_decode(CAST({0} AS VARCHAR))", (1,)),
     # set_difference(a, b): the distinct elements of a that are not in b, in their order in a.
     "set_difference": ("to_json(list_filter(CAST(to_json({0}) AS JSON[]), lambda x, i: "
                        "NOT list_contains(CAST(to_json({1}) AS JSON[]), x) "
@@ -336,12 +463,65 @@ EXTRA_FUNCTIONS = {
 }
 
 
+#: KQL name -> {argument count: DuckDB SQL template}: functions whose arities duckdb-kql's own row lacks (its row
+#: still serves the counts it knows). ``{0}``... are the rendered arguments.
+ARITY_FUNCTIONS = {
+    # split(source, delimiter, requestedIndex): a one-element array holding that substring, or [] when absent.
+    "split": {3: "(CASE WHEN {2} >= 0 AND {2} < len(str_split({0}, {1})) THEN [str_split({0}, {1})[{2} + 1]] "
+                 "ELSE []::VARCHAR[] END)"},
+    # indexof(source, lookup, start_index): zero-based, -1 when not found; a negative start counts from the end.
+    "indexof": {3: "(CASE WHEN position({1} IN substr({0}, 1 + greatest(0, CASE WHEN {2} < 0 THEN length({0}) + {2} "
+                   "ELSE {2} END))) = 0 OR (CASE WHEN {2} < 0 THEN length({0}) + {2} ELSE {2} END) > length({0}) "
+                   "THEN -1 ELSE position({1} IN substr({0}, 1 + greatest(0, CASE WHEN {2} < 0 THEN length({0}) + {2} "
+                   "ELSE {2} END))) - 1 + greatest(0, CASE WHEN {2} < 0 THEN length({0}) + {2} ELSE {2} END) END)"},
+    # new_guid(): a random guid per call.
+    "new_guid": {0: "gen_random_uuid()"},
+    # range(start, stop[, step]): the dynamic array start, start+step, ... up to stop inclusive.
+    "range": {2: "generate_series({0}, {1})", 3: "generate_series({0}, {1}, {2})"},
+    # prev/next(column[, offset[, default]]) over the serialized row order.
+    "prev": {1: "lag({0}) OVER ()", 2: "lag({0}, {1}) OVER ()", 3: "lag({0}, {1}, {2}) OVER ()"},
+    "next": {1: "lead({0}) OVER ()", 2: "lead({0}, {1}) OVER ()", 3: "lead({0}, {1}, {2}) OVER ()"},
+}
+
+#: Aggregates the same way: count(expr) counts the rows where expr is not null; make_list/make_set(x, N) keep at
+#: most N elements (Kusto's MaxSize).
+ARITY_AGGREGATES = {
+    "count": {1: "count({0})"},
+    "make_list": {2: "coalesce((list({0}) FILTER (WHERE {0} IS NOT NULL))[1:{1}], [])"},
+    "make_set": {2: "to_json(coalesce(list_distinct(flatten(list("
+                    "CASE WHEN json_type(TRY_CAST({0} AS JSON)) = 'ARRAY' "
+                    "THEN CAST(to_json({0}) AS JSON[]) ELSE [to_json({0})] END"
+                    ") FILTER (WHERE {0} IS NOT NULL)))[1:{1}], []))"},
+}
+
+
+def _by_arity(base_cls, existing, name: str, templates: dict):
+    """A registry row that renders *templates* by argument count and defers the rest to *existing*."""
+    class _ByArity(base_cls):
+        def render(self, args):  # noqa: D401 - duckdb-kql's interface
+            if len(args) in templates:
+                return templates[len(args)].format(*args)
+            if existing is not None:
+                return existing.render(args)
+            raise ValueError(f"{name}() takes {tuple(sorted(templates))} argument(s), got {len(args)}")
+
+    arities = tuple(sorted(set(templates) | set(getattr(existing, "arities", ()) or ())))
+    if existing is None:
+        return _ByArity(name, "template", "", arities, (), "mtp_emulator compat")
+    fields = {f: getattr(existing, f) for f in existing.__dataclass_fields__}
+    fields["arities"] = arities
+    return _ByArity(**fields)
+
+
 def install_functions() -> list[str]:
-    """Add :data:`EXTRA_FUNCTIONS` to duckdb-kql's registry where absent; returns the names added."""
+    """Add :data:`EXTRA_FUNCTIONS` to duckdb-kql's registry where absent, and the argument counts of
+    :data:`ARITY_FUNCTIONS` / :data:`ARITY_AGGREGATES` its rows lack; returns the names added or widened."""
     try:
         from duckdb_kql.translate import functions as registry
         spec_type = registry.FunctionSpec
         table = registry.SCALAR_FUNCTIONS
+        aggregates = registry.AGGREGATE_FUNCTIONS
+        agg_type = registry.AggregateSpec
     except (ImportError, AttributeError):
         return []
     added = []
@@ -350,4 +530,29 @@ def install_functions() -> list[str]:
             continue
         table[name] = spec_type(name, "template", template, arities, (), "mtp_emulator compat")
         added.append(name)
+    for registry_table, base, extra in ((table, spec_type, ARITY_FUNCTIONS), (aggregates, agg_type, ARITY_AGGREGATES)):
+        for name, templates in extra.items():
+            existing = registry_table.get(name)
+            if existing is not None and (not existing.arities or set(templates) <= set(existing.arities)) \
+                    and name not in ("make_list", "make_set"):
+                continue  # duckdb-kql serves these counts itself
+            if getattr(existing, "_mtp_compat", False):
+                continue
+            spec = _by_arity(base, existing, name, templates) if base is spec_type else \
+                _by_arity_aggregate(base, existing, name, templates)
+            spec.__dict__["_mtp_compat"] = True
+            registry_table[name] = spec
+            added.append(name)
     return added
+
+
+def _by_arity_aggregate(base_cls, existing, name: str, templates: dict):
+    class _AggByArity(base_cls):
+        def render(self, args):
+            if len(args) in templates:
+                return templates[len(args)].format(*args)
+            return existing.render(args)
+
+    fields = {f: getattr(existing, f) for f in existing.__dataclass_fields__}
+    fields["arities"] = tuple(sorted(set(templates) | set(existing.arities or ())))
+    return _AggByArity(**fields)

@@ -23,7 +23,7 @@ import duckdb
 import duckdb_kql
 from duckdb_kql.types import kusto_type
 
-from . import compat, generator
+from . import blame, compat, generator, stages
 from .tables import API_TYPE, TABLES
 
 compat.install_functions()  # extract_json, url_encode, set_difference: see compat.EXTRA_FUNCTIONS
@@ -96,6 +96,8 @@ def _jsonify(value):
 
 def _converter(duck_type: str):
     name = duck_type.upper()
+    if name.endswith("]"):  # a list (make-series, range(), split()): a dynamic array
+        return _jsonify
     if name == "JSON":
         def conv(v):
             if v is None:
@@ -148,11 +150,17 @@ _TABLE_PATTERN = re.compile(r"Table with name ([^\s!]+) does not exist")
 _FUNC_PATTERN = re.compile(r"Scalar Function with name ([^\s!]+) does not exist")
 
 
-def semantic_message(text: str) -> str | None:
+def column_message(name: str, query: str | None = None) -> str:
+    """Kusto's text for a missing column, naming the operator it occurs in (``project`` when unknown)."""
+    operator = blame.operator_of(query, name) if query else None
+    return f"'{operator or 'project'}' operator: Failed to resolve scalar expression named '{name}'"
+
+
+def semantic_message(text: str, query: str | None = None) -> str | None:
     for pat in _COLUMN_PATTERNS:
         m = pat.search(text)
         if m:
-            return f"'project' operator: Failed to resolve scalar expression named '{m.group(1)}'"
+            return column_message(m.group(1), query)
     m = _TABLE_PATTERN.search(text)
     if m:
         return f"Failed to resolve table or column expression named '{m.group(1)}'"
@@ -162,8 +170,9 @@ def semantic_message(text: str) -> str | None:
     return None
 
 
-def classify_error(exc: BaseException) -> HuntingError:
-    """Any exception from translation or execution -> a 400 in the service's words."""
+def classify_error(exc: BaseException, query: str | None = None) -> HuntingError:
+    """Any exception from translation or execution -> a 400 in the service's words (*query*: the text that ran,
+    to name the operator a missing column occurs in)."""
     if isinstance(exc, HuntingError):
         return exc
     if isinstance(exc, duckdb_kql.KqlSyntaxError):
@@ -174,8 +183,12 @@ def classify_error(exc: BaseException) -> HuntingError:
             return HuntingError(400, f"Query parameter '{exc.name}' has no value{hint}.")
         if exc.hint and exc.hint.startswith("unknown table"):
             return HuntingError(400, f"Failed to resolve table or column expression named '{exc.name}'")
-        return HuntingError(400, f"'project' operator: Failed to resolve scalar expression named '{exc.name}'")
+        return HuntingError(400, column_message(exc.name, query))
     if isinstance(exc, duckdb_kql.KqlUnsupportedError):
+        kind, _, name = (exc.construct or "").partition(":")
+        if kind in ("function", "aggregate") and name and blame.count_call(query, name):
+            return HuntingError(400, f"The query uses 'aggregate:count' with the argument '{name}' outside "
+                                     "summarize; count() is an aggregation function, only summarize takes it.")
         where = f" at line [{exc.span.line},{exc.span.column + 1}]" if exc.span else ""
         hint = f" ({exc.hint})" if exc.hint else ""
         return HuntingError(400, f"The query uses '{exc.construct}'{where}, which the emulator's KQL engine "
@@ -184,7 +197,7 @@ def classify_error(exc: BaseException) -> HuntingError:
         return HuntingError(400, f"Query could not be executed: {exc}")
     if isinstance(exc, duckdb.Error):
         text = str(exc)
-        message = semantic_message(text)
+        message = semantic_message(text, query)
         if message:
             return HuntingError(400, message)
         if isinstance(exc, (duckdb.BinderException, duckdb.ConversionException, duckdb.InvalidInputException,
@@ -213,6 +226,7 @@ class HuntingEngine:
         self._lock = threading.Lock()
         self.build_seconds = 0.0
         self._catalog = "memory"
+        self._user_rows: list[tuple[str, list[dict]]] = []  # users' own rows (userdata.py), kept across builds
 
     def connection(self):
         with self._lock:
@@ -222,6 +236,8 @@ class HuntingEngine:
                 anchor = self.anchor.astimezone(UTC).replace(tzinfo=None)
                 alerts = self._alerts() if callable(self._alerts) else self._alerts
                 generator.build(con, self.tenant_id, self.domain, self.rows, anchor, alerts)
+                for table, rows in self._user_rows:
+                    generator.insert_rows(con, table, rows)
                 self._catalog = con.sql("SELECT current_database()").fetchall()[0][0]
                 self._con = con
                 self.build_seconds = time.perf_counter() - started
@@ -229,6 +245,14 @@ class HuntingEngine:
 
     def _open(self):
         return duckdb_kql.connect(config={"memory_limit": MEMORY_LIMIT})
+
+    def load_rows(self, table: str, rows: list[dict]) -> None:
+        """Users' own rows (typed by userdata.normalize_rows) into *table*: now if the tables exist, and again
+        whenever they are built."""
+        with self._lock:
+            self._user_rows.append((table, rows))
+            if self._con is not None:
+                generator.insert_rows(self._con, table, rows)
 
     def add_alerts(self, alerts: list[dict]) -> None:
         """New alerts (control plane) also land in AlertInfo / AlertEvidence once the tables exist."""
@@ -260,16 +284,24 @@ class HuntingEngine:
                     cur.execute(f'CREATE OR REPLACE TEMP VIEW "{table}" AS '
                                 f'SELECT * FROM "{self._catalog}".main."{table}" '
                                 f"WHERE \"Timestamp\" >= TIMESTAMP '{lo}' AND \"Timestamp\" <= TIMESTAMP '{hi}'")
+            executed = query
             try:
                 # The received text stays what is logged and reported; only the executed text is normalised.
-                rel = duckdb_kql.kql(cur, compat.normalise(query), allow_write=False)
+                executed = compat.normalise(query)
+                try:
+                    rel = stages.run(cur, executed)
+                except duckdb_kql.KqlSyntaxError:
+                    if executed == query:
+                        raise
+                    executed = query  # a rewrite that does not parse: run (and report on) the text as received
+                    rel = stages.run(cur, executed)
                 if rel is None:
                     raise HuntingError(400, "The query returned no tabular result.")
                 names = list(rel.columns)
                 duck_types = [str(t) for t in rel.types]
                 fetched = rel.limit(row_limit).fetchall()
             except Exception as exc:  # noqa: BLE001 - every failure of a user query is a 400, never a 500
-                raise classify_error(exc) from exc
+                raise classify_error(exc, executed) from exc
             columns = []
             for name, duck in zip(names, duck_types):
                 columns.append((name, API_TYPE.get(kusto_type(duck), "String"), duck))

@@ -16,7 +16,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.m365.defender.plugins.module_utils import _module as module_mod
-from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError, MtpAuthError, MtpError
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError, MtpAuthError, MtpConfigError, MtpError
 from ansible_collections.m365.defender.plugins.module_utils._module import MtpModule
 from ansible_collections.m365.defender.plugins.module_utils._options import common_argument_spec
 from ansible_collections.m365.defender.tests.unit.plugins.module_utils.http.server_fixtures import (
@@ -135,3 +135,65 @@ def test_access_token_method_does_not_need_msal(args, monkeypatch):
     monkeypatch.setattr(module_mod, "HAS_MSAL", False)
     with patch_module_args(args):
         assert MtpModule(argument_spec=SPEC).params["auth_method"] == "access_token"
+
+
+NEEDLE = "N33dle-Secret-Value-0123456789"
+CERT_SPEC = dict(query=dict(type="str"), certificate=dict(type="dict", options=dict(
+    path=dict(type="path"), password=dict(type="str", no_log=True))),
+    owners=dict(type="list", elements="dict", options=dict(id=dict(type="str"))))
+
+
+@pytest.mark.parametrize("option, value", [
+    ("resources", "notadict"),
+    ("certificate", "not a dict either"),
+    ("owners", ["not-a-dict"]),
+])
+def test_an_unparseable_dict_option_is_named_and_masks_every_secret(args, capsys, option, value):
+    args.update(auth_method="client_secret", client_id="11111111-2222-3333-4444-555555555555", client_secret=NEEDLE,
+                access_token=None, certificate_password="Pfx-" + NEEDLE, _ansible_verbosity=4,
+                _ansible_inject_invocation=True)  # what the controller asks for at -vvv (ansible-core 2.21)
+    args[option] = value
+    with patch_module_args(args):
+        out = _exit(capsys, MtpModule, argument_spec=CERT_SPEC)
+    text = json.dumps(out)
+    assert out["failed"] is True
+    assert out["msg"].startswith("argument '%s' is of type %s and could not be converted to a dictionary"
+                                 % (option, type(value).__name__))
+    assert NEEDLE not in text
+    assert out["invocation"]["module_args"]["client_secret"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+    assert out["invocation"]["module_args"]["tenant_id"] == "contoso.onmicrosoft.com"  # ids are never masked
+
+
+def test_a_no_log_sub_option_stays_masked_when_another_dict_is_bad(args, capsys):
+    args.update(certificate={"path": "/tmp/x.pem", "password": "Sub-" + NEEDLE}, resources="nope")
+    with patch_module_args(args):
+        out = _exit(capsys, MtpModule, argument_spec=CERT_SPEC)
+    assert "argument 'resources'" in out["msg"] and NEEDLE not in json.dumps(out)
+
+
+@pytest.mark.parametrize("extra, option, text", [
+    ({"timeout": 0}, "timeout", "timeout must be a number of seconds greater than 0, got 0"),
+    ({"token_cache": "FILE"}, "token_cache", "is a file, not a directory"),
+    ({"ca_path": "NOTPEM"}, "ca_path", "is not a PEM bundle"),
+])
+def test_client_checks_the_options_before_use(args, server, tmp_path, extra, option, text):
+    afile = tmp_path / "a-file"
+    afile.write_text("plain text, not a certificate")
+    args.update(dict((k, str(afile) if v in ("FILE", "NOTPEM") else v) for k, v in extra.items()))
+    with patch_module_args(args):
+        module = MtpModule(argument_spec=dict(query=dict(type="str", required=True)))
+        with pytest.raises(MtpConfigError) as exc:
+            module.client()
+    assert exc.value.option == option and text in exc.value.msg
+    assert server.log == []  # nothing was sent
+
+
+def test_importing_the_module_base_does_not_import_msal_or_cryptography():
+    import subprocess
+    import sys
+
+    code = ("import sys; from ansible_collections.m365.defender.plugins.module_utils import _module; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('msal', 'msal_extensions', 'cryptography')))")
+    out = subprocess.run([sys.executable, "-c", code], check=True, stdout=subprocess.PIPE,
+                         env=dict(__import__("os").environ, PYTHONPATH=":".join(p for p in sys.path if p)))
+    assert out.stdout.decode().strip() == "[]"

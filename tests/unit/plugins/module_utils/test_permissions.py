@@ -73,6 +73,13 @@ def test_presets_are_the_documented_ones():
             {"resource": "graph", "application": ["SecurityIncident.ReadWrite.All", "SecurityAlert.ReadWrite.All"]},
             {"resource": "mtp", "application": ["Incident.ReadWrite.All"]},
         ],
+        "response": [
+            {"resource": "mde", "application": ["Machine.Isolate", "Machine.Scan", "Machine.RestrictExecution",
+                                                "Machine.CollectForensics", "Machine.StopAndQuarantine", "Machine.Offboard",
+                                                "Machine.LiveResponse", "Library.Manage", "Machine.Read.All"]},
+        ],
+        "indicators": [{"resource": "mde", "application": ["Ti.ReadWrite.All"]}],
+        "detections": [{"resource": "graph", "application": ["CustomDetection.ReadWrite.All", "ThreatHunting.Read.All"]}],
     }
 
 
@@ -104,3 +111,84 @@ def test_first_party_ids_are_the_published_ones():
     assert graph["ThreatHunting.Read.All"] == "dd98c7f5-2d42-42d3-a0e4-633161547251"
     assert perm.RESOURCE_APP_IDS["mde"] == "fc780465-2017-40d4-a0c5-307022471b92"
     assert perm.RESOURCE_LABELS["mde"] == "wdatp"
+
+
+# -- machines, machine actions, live response ------------------------------------------------------------------
+
+@pytest.mark.parametrize("method, path, role, scope", [
+    ("POST", "/api/machines/7b1f4967d9728e5aa3c06a9e617a22a4a5a17378/isolate", "Machine.Isolate", "Machine.Isolate"),
+    ("POST", "/api/machines/abc/unisolate", "Machine.Isolate", "Machine.Isolate"),
+    ("POST", "/api/machines/abc/runAntiVirusScan", "Machine.Scan", "Machine.Scan"),
+    ("POST", "/api/machines/abc/restrictCodeExecution", "Machine.RestrictExecution", "Machine.RestrictExecution"),
+    ("POST", "/api/machines/abc/unrestrictCodeExecution", "Machine.RestrictExecution", "Machine.RestrictExecution"),
+    ("POST", "/api/machines/abc/collectInvestigationPackage", "Machine.CollectForensics", "Machine.CollectForensics"),
+    ("POST", "/api/machines/abc/StopAndQuarantineFile", "Machine.StopAndQuarantine", "Machine.StopAndQuarantine"),
+    ("POST", "/api/machines/abc/offboard", "Machine.Offboard", "Machine.Offboard"),
+    ("POST", "/api/machines/abc/runliveresponse", "Machine.LiveResponse", "Machine.LiveResponse"),
+    ("POST", "/api/libraryfiles", "Library.Manage", "Library.Manage"),
+    ("DELETE", "/api/libraryfiles/collect.ps1", "Library.Manage", "Library.Manage"),
+    ("POST", "/api/machines/abc/tags", "Machine.ReadWrite.All", "Machine.ReadWrite"),
+    ("POST", "/api/machineactions/5382f7ea-7557-4ab7-9782-d50480024a4e/cancel", "Machine.Isolate", "Machine.Isolate"),
+    ("GET", "/api/machines", "Machine.Read.All", "Machine.Read"),
+    ("GET", "/api/machineactions/5382f7ea/getPackageUri", "Machine.Read.All", "Machine.Read"),
+    ("GET", "/api/machineactions/5382f7ea/GetLiveResponseResultDownloadLink(index=0)", "Machine.Read.All", "Machine.Read"),
+])
+def test_response_rows(method, path, role, scope):
+    row = perm.needed_permission("mde", method, path)
+    assert (row.role, row.scope) == (role, scope)
+
+
+def test_response_preset_and_modules():
+    assert perm.PRESETS["response"] == [{"resource": "mde", "application": [
+        "Machine.Isolate", "Machine.Scan", "Machine.RestrictExecution", "Machine.CollectForensics",
+        "Machine.StopAndQuarantine", "Machine.Offboard", "Machine.LiveResponse", "Library.Manage",
+        "Machine.Read.All"]}]
+    assert perm.permissions_for("m365.defender.mtp_machine_action_info") == [{"resource": "mde", "application": [
+        "Machine.Isolate", "Machine.Scan", "Machine.RestrictExecution", "Machine.CollectForensics",
+        "Machine.StopAndQuarantine", "Machine.Offboard", "Machine.Read.All"]}]
+    assert perm.permissions_for("mtp_live_response", kind="delegated") == [{"resource": "mde", "delegated": [
+        "Machine.LiveResponse", "Library.Manage", "Machine.Read"]}]
+    assert perm.ROWS[-1].path == r".*"
+
+
+def test_response_first_party_ids_are_the_published_ones():
+    mde = perm.FIRST_PARTY_PERMISSIONS[perm.MDE_APP_ID]
+    roles = dict((r["value"], r["id"]) for r in mde["appRoles"])
+    scopes = dict((r["value"], r["id"]) for r in mde["oauth2PermissionScopes"])
+    assert roles["Machine.Isolate"] == "7e4e1300-e1b9-4102-88ba-f0cb6e6d5974"
+    assert roles["Machine.CollectForensics"] == "15405ab2-2103-4a3c-ad80-e829841cedcc"
+    assert roles["Machine.RestrictExecution"] == "96b6b35d-074d-4e2d-b167-8d68d9269648"
+    assert roles["Machine.StopAndQuarantine"] == "96e72b5e-7e68-4171-aad1-3937599e4751"
+    assert roles["Machine.Offboard"] == "594435bf-36dd-4548-83bd-1bdafe157d7a"
+    assert roles["Library.Manage"] == "41d209c7-2511-4fc9-b899-8008a3976f09"
+    assert scopes["Machine.LiveResponse"] == "25fb0c21-5877-492a-8d0c-e7893a9585cc"
+    assert scopes["Library.Manage"] == "5998a3da-2c9b-4bf3-99bd-44c9fe337ad2"
+    assert all(r["allowedMemberTypes"] == ["Application"] for r in mde["appRoles"])
+
+
+def test_indicator_and_detection_rule_rows():
+    assert perm.needed_role("mde", "POST", "/api/indicators/import") == "Ti.ReadWrite.All"
+    assert perm.needed_role("mde", "POST", "/api/indicators/BatchDelete") == "Ti.ReadWrite.All"
+    assert perm.needed_permission("mde", "GET", "/api/indicators").scope == "Ti.ReadWrite"
+    assert perm.needed_role("graph", "GET", "/beta/security/rules/detectionRules") == "CustomDetection.Read.All"
+    assert perm.needed_role("graph", "PATCH", "/beta/security/rules/detectionRules/35079") == "CustomDetection.ReadWrite.All"
+    assert perm.needed_role("graph", "POST", "/v1.0/security/rules/detectionRules") == "CustomDetection.ReadWrite.All"
+    assert perm.PRESETS["indicators"] == [{"resource": "mde", "application": ["Ti.ReadWrite.All"]}]
+    assert perm.PRESETS["detections"] == [
+        {"resource": "graph", "application": ["CustomDetection.ReadWrite.All", "ThreatHunting.Read.All"]}]
+    assert perm.permissions_for("m365.defender.mtp_indicator_info") == [
+        {"resource": "mde", "application": ["Ti.ReadWrite.All"]}]
+    assert perm.permissions_for("mtp_detection_rule", kind="delegated") == [
+        {"resource": "graph", "delegated": ["CustomDetection.ReadWrite.All", "ThreatHunting.Read.All"]}]
+    assert perm.permissions_for("mtp_detection_rule_info") == [
+        {"resource": "graph", "application": ["CustomDetection.Read.All"]}]
+    assert perm.ROWS[-1].path == r".*"
+
+
+def test_indicator_first_party_ids_are_the_published_ones():
+    mde = perm.FIRST_PARTY_PERMISSIONS[perm.MDE_APP_ID]
+    roles = dict((r["value"], r["id"]) for r in mde["appRoles"])
+    scopes = dict((r["value"], r["id"]) for r in mde["oauth2PermissionScopes"])
+    assert roles["Ti.ReadWrite"] == "a8bc2240-f96a-46a1-bad5-6a960b7327a1"
+    assert roles["Ti.ReadWrite.All"] == "fc511a58-3adf-4d71-af24-00f13e35e479"
+    assert scopes["Ti.ReadWrite"] == "650ff1f9-dd5f-48ee-8c58-7beef332c818"

@@ -88,7 +88,8 @@ def collection(tmp_path):
     (root / "plugins" / "action").mkdir(parents=True)
     (root / "plugins" / "modules").mkdir(parents=True)
     (root / "galaxy.yml").write_text("namespace: testns\nname: testcol\nversion: 1.0.0\n")
-    (root / "meta" / "runtime.yml").write_text("requires_ansible: '>=2.16'\naction_groups:\n  mtp:\n    - mtp_echo\n")
+    (root / "meta" / "runtime.yml").write_text("requires_ansible: '>=2.16'\naction_groups:\n  mtp:\n    - mtp_echo\n"
+                                               "    - mtp_doc\n")
     (root / "plugins" / "action" / "mtp_echo.py").write_text(textwrap.dedent(ACTION))
     (root / "plugins" / "modules" / "mtp_echo.py").write_text(textwrap.dedent(MODULE))
     (tmp_path / "play.yml").write_text(PLAYBOOK)
@@ -123,3 +124,85 @@ def test_device_code_login_runs_on_the_controller_with_module_defaults(collectio
     assert seen["first"] == {"tenant_id": "contoso.onmicrosoft.com", "client_id": "11111111-2222-3333-4444-555555555555",
                              "auth_method": "device_code", "query": "first"}
     assert seen["second"]["auth_method"] == "client_secret" and seen["second"]["tenant_id"] == "contoso.onmicrosoft.com"
+
+
+DOC_MODULE = '''
+DOCUMENTATION = r"""
+module: mtp_doc
+short_description: Echo, with documented options
+description: Echo.
+author: Test
+options:
+  query:
+    description: A query.
+    type: str
+"""
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.m365.defender.plugins.module_utils._options import common_argument_spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=common_argument_spec(query=dict(type="str")), supports_check_mode=True)
+    module.exit_json(changed=False, ran=True)
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+REFUSED = '''
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/testns.testcol.mtp:
+      tenant_id: contoso.onmicrosoft.com
+      client_id: 11111111-2222-3333-4444-555555555555
+      auth_method: device_code
+  tasks:
+    - name: device code without a token cache
+      testns.testcol.mtp_doc:
+        query: x
+        token_cache: false
+      register: r_no_cache
+      ignore_errors: true
+    - name: device code with an unknown option
+      testns.testcol.mtp_doc:
+        query: x
+        bogus_option: 1
+      register: r_unknown
+      ignore_errors: true
+    - name: device code with timeout 0
+      testns.testcol.mtp_doc:
+        query: x
+        timeout: 0
+      register: r_timeout
+      ignore_errors: true
+    - name: MODULE RESULTS
+      ansible.builtin.debug:
+        msg: "{{ {'no_cache': r_no_cache.msg | default('ran'), 'unknown': r_unknown.msg | default('ran'),
+                 'timeout': r_timeout.msg | default('ran')} | to_json }}"
+'''
+
+
+def test_device_code_refusals_come_before_any_sign_in(collection):
+    root = collection / "ansible_collections" / "testns" / "testcol" / "plugins"
+    (root / "action" / "mtp_doc.py").write_text(textwrap.dedent(ACTION))
+    (root / "modules" / "mtp_doc.py").write_text(textwrap.dedent(DOC_MODULE))
+    (collection / "refused.yml").write_text(REFUSED)
+    record = collection / "record.jsonl"
+    env = dict(os.environ)
+    env.update(ANSIBLE_COLLECTIONS_PATH="%s:%s" % (collection, COLLS), MTP_TEST_RECORD=str(record),
+               ANSIBLE_LOCAL_TEMP=str(collection / "tmp"), ANSIBLE_REMOTE_TEMP=str(collection / "rtmp"),
+               ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default", ANSIBLE_PYTHON_INTERPRETER=sys.executable,
+               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
+               MTP_TOKEN_CACHE=str(collection / "cache"))
+    proc = subprocess.run([sys.executable, "-m", "ansible.cli.playbook", str(collection / "refused.yml")],
+                          cwd=str(collection), env=env, capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not record.exists()  # no sign-in was started
+    line = [x for x in proc.stdout.splitlines() if '"msg": "{' in x][0]
+    seen = json.loads(json.loads(line.split('"msg": ', 1)[1]))
+    assert seen["no_cache"].startswith("auth_method=device_code: token_cache must be a directory")
+    assert seen["unknown"].startswith("Unsupported parameters for (testns.testcol.mtp_doc) module: bogus_option. "
+                                      "Supported parameters include: query")
+    assert seen["timeout"] == "timeout must be a number of seconds greater than 0, got 0"

@@ -119,3 +119,21 @@ def test_config_error_becomes_lookup_error(lookup, kwargs):
     with pytest.raises(AnsibleLookupError) as exc:
         lookup.run(["/incidents"], **kwargs)
     assert "api_url must be an https:// URL" in str(exc.value)
+
+
+def test_unknown_option_is_rejected_before_any_call(lookup, server, kwargs):
+    kwargs["tennant_id"] = "typo.onmicrosoft.com"
+    kwargs["bogus"] = 1
+    with pytest.raises(AnsibleLookupError) as exc:
+        lookup.run(["/incidents/1"], variables={"mtp_api_url": server.url}, **kwargs)
+    assert str(exc.value).startswith("Unsupported parameters for (%s) lookup: bogus, tennant_id. Supported parameters "
+                                     "include: access_token, api_url, auth_method" % NAME)
+    assert server.log == [] and LookupModule.authenticators == []
+
+
+def test_bad_timeout_is_named_before_any_call(lookup, server, kwargs):
+    kwargs["timeout"] = 0
+    with pytest.raises(AnsibleLookupError) as exc:
+        lookup.run(["/incidents/1"], variables={"mtp_api_url": server.url}, **kwargs)
+    assert str(exc.value) == "timeout must be a number of seconds greater than 0, got 0"
+    assert server.log == []

@@ -5,7 +5,7 @@
 """Fixtures for the auth tests: a local Entra ID token service on 127.0.0.1 (real TLS, real HTTP).
 
 ``mtp_emulator``'s token service (routes_login.py) was not ready when these tests were written, so this is a
-small stand-in built on werkzeug + trustme with the wire shapes of reference/defender-api.md §6 (OpenID
+small stand-in built on werkzeug + trustme with the wire shapes of docs/developer/reference/defender-api.md §6 (OpenID
 configuration, v2 token endpoint for client credentials with a secret or a certificate/federated assertion,
 device code + refresh token, AADSTS error bodies) and an IMDS listener (plain HTTP). It counts every request
 so tests can assert how many reach the service. It is a collaborator, not the unit under test: MSAL,
@@ -79,6 +79,13 @@ class TokenService(object):
         self.token_lifetime = 3599
         self.base_url = None
         self.imds_requests = []
+        self.faults = []  # (status, headers) answered, in order, to the next token endpoint POSTs
+
+    def fail_token_requests(self, status, count=1, retry_after=None):
+        """Answer the next ``count`` token requests ``status`` (with ``Retry-After`` when given)."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        with self.lock:
+            self.faults.extend([(status, headers)] * count)
 
     # -- helpers for tests ------------------------------------------------------------------------
     def register_certificate(self, client_id, cert_pem):
@@ -119,6 +126,11 @@ class TokenService(object):
         grant = request.form.get("grant_type") if request.method == "POST" else None
         with self.lock:
             self.requests.append((request.method, request.path, grant))
+            fault = self.faults.pop(0) if self.faults and request.path.endswith("/oauth2/v2.0/token") else None
+        if fault is not None:
+            response = Response("Service Unavailable" if fault[0] != 429 else "Too Many Requests", status=fault[0],
+                                headers=fault[1], mimetype="text/html")
+            return response(environ, start_response)
         response = self.dispatch(request)
         return response(environ, start_response)
 
@@ -339,6 +351,7 @@ def token_service(tmp_path_factory):
 def service(token_service):
     token_service.service.reset_counts()
     token_service.service.token_lifetime = 3599
+    del token_service.service.faults[:]
     return token_service
 
 

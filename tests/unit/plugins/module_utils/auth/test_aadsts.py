@@ -16,7 +16,7 @@ import pytest
 from ansible_collections.m365.defender.plugins.module_utils._aadsts import auth_error_from_msal, describe, parse_error
 from ansible_collections.m365.defender.plugins.module_utils._jwt_claims import decode_claims, looks_like_jwt
 
-# The error body of reference/defender-api.md §6.3
+# The error body of docs/developer/reference/defender-api.md §6.3
 BODY = {"error": "invalid_client",
         "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the "
                              "request is the client secret value.\r\nTrace ID: 0f1e\r\nCorrelation ID: 9a8b-corr\r\n"

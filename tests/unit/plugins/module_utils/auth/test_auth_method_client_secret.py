@@ -124,7 +124,64 @@ def test_untrusted_ca_says_set_ca_path(service, options):
 def test_unreachable_authority(options):
     options["authority_host"] = "https://127.0.0.1:9"
     options["timeout"] = 5
+    options["retries"] = {"total": 1, "backoff_base": 0.01, "backoff_max": 0.01}
     with pytest.raises(MtpAuthError) as exc:
         make(options).get_token("mtp")
     assert exc.value.error == "connection"
-    assert "127.0.0.1:9" in exc.value.msg
+    assert "the connection to the authority https://127.0.0.1:9 failed for tenant_id=%s" % TENANT_ID in exc.value.msg
+    assert "connection to at" not in exc.value.msg
+
+
+def test_untrusted_ca_with_ca_path_set_says_it_lacks_the_ca(service, options, certificate_files, tmp_path):
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(certificate_files["ca_pem"])  # a real CA, but not the one that signed the service
+    options["ca_path"] = str(other)
+    with pytest.raises(MtpAuthError) as exc:
+        make(options).get_token("mtp")
+    assert exc.value.error == "tls"
+    assert "ca_path %s does not hold the CA" % other in exc.value.msg and "set ca_path" not in exc.value.msg
+
+
+class Warnings(object):
+    def __init__(self):
+        self.messages = []
+
+    def warning(self, msg):
+        self.messages.append(msg)
+
+
+FAST = {"total": 3, "backoff_base": 0.01, "backoff_max": 0.05, "max_wait": 10}
+
+
+def test_token_endpoint_503_is_retried(service, options):
+    service.service.fail_token_requests(503, count=2)
+    options["retries"] = FAST
+    display = Warnings()
+    token = MtpAuthenticator(MtpOptionAdapter.from_dict(options), display=display).get_token("mtp")
+    assert token.claims()["aud"] == "https://api.security.microsoft.com"
+    assert service.service.count("/oauth2/v2.0/token") == 3
+    assert len(display.messages) == 2
+    assert display.messages[0].startswith("Entra ID %s for tenant_id=%s: 503 from the service; retry 1 of 3"
+                                          % (service.base_url, TENANT_ID))
+
+
+def test_token_endpoint_429_waits_for_retry_after(service, options):
+    service.service.fail_token_requests(429, count=1, retry_after=1)
+    options["retries"] = FAST
+    started = time.monotonic()
+    make(options).get_token("mtp")
+    assert time.monotonic() - started >= 0.95
+    assert service.service.count("/oauth2/v2.0/token") == 2
+
+
+def test_token_endpoint_503_past_the_retries_names_host_tenant_and_hint(service, options):
+    service.service.fail_token_requests(503, count=10)
+    options["retries"] = {"total": 2, "backoff_base": 0.01, "backoff_max": 0.02}
+    with pytest.raises(MtpAuthError) as exc:
+        make(options).get_token("mtp")
+    assert exc.value.msg.startswith("Could not get a token: the authority %s answered 503 for tenant_id=%s after 2 "
+                                    "retries" % (service.base_url, TENANT_ID))
+    assert "HTTP Error" not in exc.value.msg
+    assert exc.value.hint == "Entra ID is unavailable: retry later, or raise retries"
+    assert exc.value.error == "authority_unavailable"
+    assert service.service.count("/oauth2/v2.0/token") == 3

@@ -95,3 +95,13 @@ def test_unknown_public_client(service, options):
     with pytest.raises(MtpAuthError) as exc:
         ensure_device_code_login(MtpOptionAdapter.from_dict(options), UserAtBrowser(service.service))
     assert exc.value.aadsts == 700016
+
+
+def test_token_cache_false_is_refused_before_the_prompt(service, options, ids):
+    options["token_cache"] = False
+    user = UserAtBrowser(service.service)
+    with pytest.raises(MtpConfigError) as exc:
+        ensure_device_code_login(MtpOptionAdapter.from_dict(options), user)
+    assert exc.value.option == "token_cache"
+    assert exc.value.msg.startswith("auth_method=device_code: token_cache must be a directory")
+    assert user.messages == [] and service.service.count() == 0

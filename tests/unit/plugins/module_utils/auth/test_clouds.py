@@ -19,7 +19,7 @@ def resolve(**options):
     return resolve_endpoints(MtpOptionAdapter.from_dict(options))
 
 
-# Expected hosts from reference/defender-api.md §5 (national clouds table)
+# Expected hosts from docs/developer/reference/defender-api.md §5 (national clouds table)
 @pytest.mark.parametrize("cloud, login, graph, mtp, mde", [
     ("commercial", "login.microsoftonline.com", "graph.microsoft.com", "api.security.microsoft.com",
      "api.securitycenter.microsoft.com"),

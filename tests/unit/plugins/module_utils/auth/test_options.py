@@ -8,16 +8,22 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 import pytest
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpConfigError
 from ansible_collections.m365.defender.plugins.module_utils._options import (
     MtpOptionAdapter,
     auth_argument_spec,
+    check_options,
     common_argument_spec,
     connection_argument_spec,
 )
+
+PEM = b"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUNotARealCertificateButPEMShaped\n-----END CERTIFICATE-----\n"
 
 
 class FakePlugin(object):
@@ -70,6 +76,88 @@ def test_value_applies_collection_defaults(adapter):
     assert adapter.value("cloud") == "commercial"
     assert adapter.value("validate_certs") is True
     assert adapter.value("timeout") == 30
+
+
+def test_value_takes_a_default_for_absent_or_none(adapter):
+    assert adapter.value("client_id", "fallback") == "fallback"  # None
+    assert adapter.value("undeclared", "fallback") == "fallback"  # absent (a plugin raises KeyError inside)
+    assert adapter.value("undeclared") is None
+    assert adapter.value("tenant_id", "fallback") == "t"
+    assert adapter.value("cloud", "gcc") == "gcc"  # an explicit default beats the collection default
+
+
+def _check(tmp_path, **options):
+    options.setdefault("token_cache", str(tmp_path / "cache"))
+    warnings = []
+    check_options(MtpOptionAdapter.from_dict(options), warn=warnings.append)
+    return warnings
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "0", -0.5, True])
+def test_timeout_must_be_positive(tmp_path, timeout):
+    with pytest.raises(MtpConfigError) as exc:
+        _check(tmp_path, timeout=timeout)
+    assert exc.value.option == "timeout"
+    assert exc.value.msg == "timeout must be a number of seconds greater than 0, got %r" % (timeout,)
+
+
+def test_defaults_pass_the_checks(tmp_path):
+    assert _check(tmp_path) == []
+    assert _check(tmp_path, timeout=1, token_cache=False) == []
+
+
+def test_token_cache_pointing_at_a_file(tmp_path):
+    target = tmp_path / "cache.json"
+    target.write_text("{}")
+    with pytest.raises(MtpConfigError) as exc:
+        _check(tmp_path, token_cache=str(target))
+    assert exc.value.option == "token_cache"
+    assert exc.value.msg.startswith("token_cache %s is a file, not a directory" % target)
+    assert "Errno" not in exc.value.msg
+
+
+def test_token_cache_under_a_file(tmp_path):
+    target = tmp_path / "cache.json"
+    target.write_text("{}")
+    with pytest.raises(MtpConfigError) as exc:
+        _check(tmp_path, token_cache=str(target / "sub"))
+    assert exc.value.option == "token_cache"
+    assert "lies under %s, which is a file" % target in exc.value.msg
+
+
+def test_token_cache_writable_by_others_warns(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(str(shared), 0o777)
+    warnings = _check(tmp_path, token_cache=str(shared))
+    assert warnings == ["token_cache %s can be written by other users (mode 0777): they could replace the cached "
+                        "tokens; run chmod 700 on it, or point token_cache at a private directory" % shared]
+    os.chmod(str(shared), 0o700)
+    assert _check(tmp_path, token_cache=str(shared)) == []
+
+
+def test_ca_path_missing(tmp_path):
+    with pytest.raises(MtpConfigError) as exc:
+        _check(tmp_path, ca_path=str(tmp_path / "nope.pem"))
+    assert exc.value.option == "ca_path"
+    assert exc.value.msg.startswith("ca_path %s cannot be read (No such file or directory)" % (tmp_path / "nope.pem"))
+
+
+def test_ca_path_not_pem(tmp_path):
+    der = tmp_path / "ca.der"
+    der.write_bytes(b"\x30\x82\x01\x0a binary")
+    with pytest.raises(MtpConfigError) as exc:
+        _check(tmp_path, ca_path=str(der))
+    assert exc.value.option == "ca_path"
+    assert "is not a PEM bundle" in exc.value.msg
+
+
+def test_ca_path_pem_file_or_directory_passes(tmp_path):
+    pem = tmp_path / "ca.pem"
+    pem.write_bytes(PEM)
+    assert _check(tmp_path, ca_path=str(pem)) == []
+    assert _check(tmp_path, ca_path=str(tmp_path)) == []
+    assert _check(tmp_path, ca_path=str(tmp_path / "nope.pem"), validate_certs=False) == []  # not used then
 
 
 def test_from_ansible_module_reads_params():

@@ -12,6 +12,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
+import hmac
 import json
 import os
 import stat
@@ -21,7 +23,7 @@ import sys
 import pytest
 
 from ansible_collections.m365.defender.plugins.module_utils._authenticator import MtpAuthenticator
-from ansible_collections.m365.defender.plugins.module_utils._errors import MtpConfigError
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpAuthError, MtpConfigError
 from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter, token_cache_dir
 from ansible_collections.m365.defender.plugins.module_utils._token_cache import TokenCacheStore, cache_file_name
 
@@ -48,8 +50,8 @@ def _child_env():
     return env
 
 
-def run_children(options, count):
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, json.dumps(options)], stdout=subprocess.PIPE,
+def run_children(options, count, child=CHILD):
+    procs = [subprocess.Popen([sys.executable, "-c", child, json.dumps(options)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, env=_child_env()) for dummy in range(count)]
     results = []
     for proc in procs:
@@ -57,6 +59,28 @@ def run_children(options, count):
         assert proc.returncode == 0, err.decode()
         results.append(json.loads(out.decode().strip().splitlines()[-1]))
     return results
+
+
+CHILD_FAILS = r"""
+import json, sys
+from ansible_collections.m365.defender.plugins.module_utils._authenticator import MtpAuthenticator
+from ansible_collections.m365.defender.plugins.module_utils._errors import MtpAuthError
+from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter
+try:
+    MtpAuthenticator(MtpOptionAdapter.from_dict(json.loads(sys.argv[1]))).get_token("mtp")
+    print(json.dumps({"aadsts": None}))
+except MtpAuthError as exc:
+    print(json.dumps({"aadsts": exc.aadsts, "msg": exc.msg}))
+"""
+
+CHILD_MODULES = r"""
+import json, sys
+from ansible_collections.m365.defender.plugins.module_utils._authenticator import MtpAuthenticator
+from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter
+token = MtpAuthenticator(MtpOptionAdapter.from_dict(json.loads(sys.argv[1]))).get_token("mtp")
+print(json.dumps({"source": token.source, "loaded": sorted(m for m in sys.modules
+                                                          if m.split(".")[0] in ("msal", "msal_extensions"))}))
+"""
 
 
 def cache_files(directory):
@@ -70,15 +94,20 @@ def test_cache_file_and_directory_modes(service, options, cache_dir):
     assert stat.S_IMODE(os.stat(cache_dir).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(os.path.dirname(cache_dir)).st_mode) == 0o700  # parents it created
     assert stat.S_IMODE(os.stat(os.path.join(cache_dir, files[0])).st_mode) == 0o600
-    # no temporary file or lock left behind
-    assert sorted(os.listdir(cache_dir)) == files
+    assert stat.S_IMODE(os.stat(os.path.join(cache_dir, ".credential-key")).st_mode) == 0o600
+    # no temporary file or lock left behind: the cache file and the fingerprint key only
+    assert sorted(os.listdir(cache_dir)) == [".credential-key"] + files
 
 
-def test_cache_is_keyed_by_cloud_tenant_client_and_authority(service, options, cache_dir, ids):
+def test_cache_is_keyed_by_cloud_tenant_client_authority_and_credential(service, options, cache_dir, ids):
     MtpAuthenticator(MtpOptionAdapter.from_dict(options)).get_token("mtp")
-    expected = cache_file_name("commercial", ids.TENANT_ID, ids.CLIENT_ID, service.base_url)
+    with open(os.path.join(cache_dir, ".credential-key")) as handle:
+        key = bytes.fromhex(handle.read())
+    partition = "s" + hmac.new(key, ids.CLIENT_SECRET.encode(), hashlib.sha256).hexdigest()[:24]
+    expected = cache_file_name("commercial", ids.TENANT_ID, ids.CLIENT_ID, service.base_url, partition)
     assert cache_files(cache_dir) == [expected]
     assert ids.TENANT_ID in expected and ids.CLIENT_ID in expected and expected.startswith("commercial-")
+    assert expected.endswith("-%s.json" % partition) and ids.CLIENT_SECRET not in expected
     other = cache_file_name("commercial", ids.TENANT_ID, ids.CLIENT_ID, "https://login.microsoftonline.com")
     assert other != expected
 
@@ -185,3 +214,57 @@ def test_unwritable_cache_directory_names_the_option(service, options, tmp_path)
         MtpAuthenticator(MtpOptionAdapter.from_dict(options)).get_token("mtp")
     assert exc.value.option == "token_cache"
     assert stat.S_IMODE(os.stat(str(blocker)).st_mode) == 0o640  # an existing path is never chmod-ed
+
+
+def test_a_wrong_secret_never_gets_the_cached_token(service, options, ids):
+    MtpAuthenticator(MtpOptionAdapter.from_dict(options)).get_token("mtp")
+    service.service.reset_counts()
+    wrong = dict(options, client_secret="not-the-" + ids.CLIENT_SECRET)
+    for dummy in range(2):  # every time, not only the first
+        with pytest.raises(MtpAuthError) as exc:
+            MtpAuthenticator(MtpOptionAdapter.from_dict(wrong)).get_token("mtp")
+        assert "AADSTS7000215" in exc.value.msg and wrong["client_secret"] not in exc.value.msg
+    assert service.service.count("/oauth2/v2.0/token") == 2
+    token = MtpAuthenticator(MtpOptionAdapter.from_dict(options)).get_token("mtp")
+    assert token.source == "cache"  # the right secret still finds its token
+    assert service.service.count("/oauth2/v2.0/token") == 2
+
+
+def test_a_wrong_secret_in_a_new_process_asks_entra_id(service, options, ids):
+    run_children(options, 1)
+    service.service.reset_counts()
+    wrong = dict(options, client_secret="removed-" + ids.CLIENT_SECRET)
+    results = run_children(wrong, 2, child=CHILD_FAILS)
+    assert [r["aadsts"] for r in results] == [7000215, 7000215]
+    assert service.service.count("/oauth2/v2.0/token") == 2
+
+
+def test_a_warm_process_does_not_import_msal(service, options):
+    first = run_children(options, 1, child=CHILD_MODULES)
+    assert first[0]["source"] == "identity_provider" and "msal" in first[0]["loaded"]
+    service.service.reset_counts()
+    warm = run_children(options, 1, child=CHILD_MODULES)
+    assert warm[0] == {"source": "cache", "loaded": []}
+    assert service.service.count() == 0
+
+
+def test_peek_skips_tokens_close_to_expiry(service, options, cache_dir, ids):
+    token = MtpAuthenticator(MtpOptionAdapter.from_dict(options)).get_token("mtp")
+    store = TokenCacheStore(cache_dir, "commercial", ids.TENANT_ID, ids.CLIENT_ID, service.base_url,
+                            credential=("secret", ids.CLIENT_SECRET))
+    scope = "https://api.security.microsoft.com/.default"
+    assert store.peek_access_token(scope, ids.CLIENT_ID, ids.TENANT_ID)[0] == token.token
+    assert store.peek_access_token(scope, ids.CLIENT_ID, ids.TENANT_ID, now=token.expires_on - 299) is None
+    assert store.peek_access_token("https://graph.microsoft.com/.default", ids.CLIENT_ID, ids.TENANT_ID) is None
+    other = TokenCacheStore(cache_dir, "commercial", ids.TENANT_ID, ids.CLIENT_ID, service.base_url,
+                            credential=("secret", "another secret"))
+    assert other.path != store.path and other.peek_access_token(scope, ids.CLIENT_ID, ids.TENANT_ID) is None
+
+
+def test_damaged_key_file_names_the_option(service, options, cache_dir):
+    os.makedirs(cache_dir)
+    with open(os.path.join(cache_dir, ".credential-key"), "w") as handle:
+        handle.write("short")
+    with pytest.raises(MtpConfigError) as exc:
+        MtpAuthenticator(MtpOptionAdapter.from_dict(options)).get_token("mtp")
+    assert exc.value.option == "token_cache" and ".credential-key" in exc.value.msg

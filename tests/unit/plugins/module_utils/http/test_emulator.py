@@ -113,3 +113,26 @@ def test_real_default_urls_through_the_proxy_with_the_env_ca_bundle(emu, monkeyp
     apps = client.get("graph", "/applications", params={"$select": "id,appId"}).json["value"]
     assert apps and all("appId" in a for a in apps)
     assert _control(emu, "GET", "stats")["proxy_refused"] == []
+
+
+def test_token_endpoint_throttle_is_retried_with_retry_after(emu):
+    _control(emu, "PATCH", "faults", json={"throttle": {"POST /*/oauth2/v2.0/token": 2}, "throttle_retry_after": 1})
+    client = _client(emu, app="hunting_app")
+    resp = client.post("graph", "/security/runHuntingQuery", json={"Query": "DeviceInfo | take 1"}, idempotent=True)
+    assert resp.status == 200
+    token_warnings = [w for w in client.display.warnings if w.startswith("Entra ID ")]
+    assert len(token_warnings) == 2 and "429 throttled" in token_warnings[0]
+    assert emu.endpoints["tenants"][0]["id"] in token_warnings[0]
+
+
+def test_token_endpoint_503_names_authority_tenant_and_hint(emu):
+    from ansible_collections.m365.defender.plugins.module_utils._errors import MtpAuthError
+
+    _control(emu, "PATCH", "faults", json={"error_rate": {"POST /*/oauth2/v2.0/token": 1.0}})
+    client = _client(emu, app="hunting_app", retries={"total": 2, "backoff_base": 0.01, "backoff_max": 0.02})
+    with pytest.raises(MtpAuthError) as exc:
+        client.get("graph", "/applications")
+    tenant = emu.endpoints["tenants"][0]["id"]
+    assert exc.value.msg.startswith("Could not get a token: the authority %s answered 503 for tenant_id=%s after 2 "
+                                    "retries" % (emu.endpoints["authority_host"], tenant))
+    assert "HTTP Error" not in exc.value.msg and exc.value.hint == "Entra ID is unavailable: retry later, or raise retries"
