@@ -18,7 +18,6 @@ __metaclass__ = type
 
 import json as _json
 import re
-import time
 import traceback
 
 try:
@@ -99,6 +98,29 @@ def _short(exc):
     return match.group(0).strip() if match else exc.__class__.__name__
 
 
+class _Call:
+    """One API call as sent, attempt after attempt."""
+
+    __slots__ = ("api", "method", "url", "shown", "params", "body", "headers", "safe", "stream", "keep_text",
+                 "refreshed", "token")
+
+    def __init__(self, api, method, url, shown, params, body, headers, safe, stream, keep_text):
+        self.api, self.method, self.url, self.shown = api, method, url, shown
+        self.params, self.body, self.headers, self.safe = params, body, headers, safe
+        self.stream, self.keep_text = stream, keep_text
+        self.refreshed = False
+        self.token = None
+
+
+def _success(resp, call):
+    """The ``MtpResponse`` of a 2xx answer: parsed, or kept streaming (``stream``) or raw text (``raw``)."""
+    if call.stream:
+        text = resp.content.decode("utf-8", "replace") if call.keep_text else None
+        return MtpResponse(resp.status_code, resp.headers, None, text, response=resp)
+    text, parsed = _decode_body(resp.content, resp.headers.get("Content-Type"))
+    return MtpResponse(resp.status_code, resp.headers, parsed, text)
+
+
 class MtpClient:
     """Calls to Graph, MTP and MDE with tokens, retries and error translation. See the module docstring."""
 
@@ -110,7 +132,7 @@ class MtpClient:
         self._authenticator = authenticator
         self.policy = policy if policy is not None else RetryPolicy.from_option(adapter.value("retries"))
         self.timeout = float(adapter.value("timeout", DEFAULT_TIMEOUT))
-        self.sleep = time.sleep
+        self.sleep = None  # _retry.RetryPolicy.run sleeps (time.sleep unless a test sets this)
         self._tokens = {}
         self.stats = {"requests": 0, "retries": 0, "token_refreshes": 0, "waited": 0.0}
 
@@ -177,77 +199,69 @@ class MtpClient:
         """Send one call (retrying per the policy) and return an ``MtpResponse``; raise ``MtpApiError``."""
         method = method.upper()
         url = self.url(api, path)
-        shown = self._display_path(api, url)
         send_headers = {"Accept": "application/json"}
         body = data
         if json is not None:
             body = _json.dumps(json, ensure_ascii=False).encode("utf-8")
             send_headers["Content-Type"] = JSON_CONTENT_TYPE
         send_headers.update(headers or {})
-        safe = is_idempotent(method, idempotent)
-        attempt = 0
-        waited = 0.0
-        refreshed = False
-        token = None
-        while True:
-            token = self._token(api)
-            send_headers["Authorization"] = "Bearer " + token.token
-            self.stats["requests"] += 1
-            try:
-                resp = self.session.request(method, url, params=params, data=body, headers=send_headers,
-                                            timeout=self.timeout, stream=stream, allow_redirects=False)
-            except requests.exceptions.RequestException as exc:
-                kind = _transport_kind(exc)
-                if kind == "tls":
-                    hint = tls_hint(self.adapter)
-                    raise MtpApiError("TLS error talking to %s %s: %s; %s" % (api, urlsplit(url).netloc, _short(exc), hint),
-                                      hint=hint)
-                decision = self.policy.classify(None, method=method, idempotent=safe, error=kind, attempt=attempt)
-                failure = ("%s %s %s: %s (%s)" % (api, method, shown, decision.reason, exc.__class__.__name__))
-                wait = self.policy.delay(attempt, decision.retry_after)
-                ok, why = self.policy.should_retry(decision, attempt, waited, wait)
-                if not ok:
-                    raise MtpApiError("Could not complete %s: %s" % (failure, why) if why != decision.reason
-                                      else "Could not complete %s" % failure, status=None)
-                self._before_retry(failure, attempt, wait)
-                waited += wait
-                attempt += 1
-                continue
+        call = _Call(api, method, url, self._display_path(api, url), params, body, send_headers,
+                     is_idempotent(method, idempotent), stream or raw, raw and not stream)
+        return self.policy.run(lambda attempt: self._attempt(call, attempt), self._give_up,
+                               on_retry=lambda decision, attempt, wait, what: self._before_retry(what[0], attempt, wait),
+                               sleep=self.sleep)
 
-            if 200 <= resp.status_code < 300:
-                if stream or raw:
-                    text = None if stream else resp.content.decode("utf-8", "replace")
-                    return MtpResponse(resp.status_code, resp.headers, None, text, response=resp)
-                text, parsed = _decode_body(resp.content, resp.headers.get("Content-Type"))
-                return MtpResponse(resp.status_code, resp.headers, parsed, text)
+    def _send(self, call):
+        token = self._token(call.api)
+        call.headers["Authorization"] = "Bearer " + token.token
+        call.token = token
+        self.stats["requests"] += 1
+        return self.session.request(call.method, call.url, params=call.params, data=call.body, headers=call.headers,
+                                    timeout=self.timeout, stream=call.stream, allow_redirects=False)
 
-            text, parsed = _decode_body(resp.content, resp.headers.get("Content-Type"))
-            decision = self.policy.classify(resp.status_code, resp.headers, text, method=method, idempotent=safe,
-                                            attempt=attempt)
-            if decision.kind == AUTH:
-                if not refreshed:
-                    refreshed = True
-                    self.stats["token_refreshes"] += 1
-                    self._token(api, force_refresh=True)
-                    continue
-                decision = Decision(False, AUTH, None, "still 401 after a fresh token")
-            wait = self.policy.delay(attempt, decision.retry_after)
-            ok, why = self.policy.should_retry(decision, attempt, waited, wait)
-            if not ok:
-                note = why if (decision.retry or attempt or decision.kind == AUTH) else None
-                raise api_error(api, method, shown, resp.status_code, resp.headers, parsed, text, token=token,
-                                client_id=self.adapter.value("client_id"), note=note)
-            self._before_retry("%s %s %s: %s" % (api, method, shown, decision.reason), attempt, wait)
-            waited += wait
-            attempt += 1
+    def _attempt(self, call, attempt):
+        """One attempt of ``call`` (and one fresh token on the first 401): ``(None, MtpResponse)`` when done,
+        else ``(decision, (what, failure))`` for :meth:`RetryPolicy.run`."""
+        try:
+            resp = self._send(call)
+        except requests.exceptions.RequestException as exc:
+            kind = _transport_kind(exc)
+            if kind == "tls":
+                hint = tls_hint(self.adapter)
+                where = "%s %s" % (call.api, urlsplit(call.url).netloc)
+                raise MtpApiError("TLS error talking to %s: %s; %s" % (where, _short(exc), hint), hint=hint)
+            decision = self.policy.classify(None, method=call.method, idempotent=call.safe, error=kind, attempt=attempt)
+            what = "%s %s %s: %s (%s)" % (call.api, call.method, call.shown, decision.reason, exc.__class__.__name__)
+            return decision, (what, None)
+        if 200 <= resp.status_code < 300:
+            return None, _success(resp, call)
+        text, parsed = _decode_body(resp.content, resp.headers.get("Content-Type"))
+        decision = self.policy.classify(resp.status_code, resp.headers, text, method=call.method, idempotent=call.safe,
+                                        attempt=attempt)
+        if decision.kind == AUTH:
+            if not call.refreshed:
+                call.refreshed = True
+                self.stats["token_refreshes"] += 1
+                self._token(call.api, force_refresh=True)
+                return self._attempt(call, attempt)
+            decision = Decision(False, AUTH, None, "still 401 after a fresh token")
+        return decision, ("%s %s %s: %s" % (call.api, call.method, call.shown, decision.reason), (resp, text, parsed, call))
+
+    def _give_up(self, decision, why, attempt, context):
+        what, answer = context
+        if answer is None:  # a transport failure
+            return MtpApiError("Could not complete %s: %s" % (what, why) if why != decision.reason
+                               else "Could not complete %s" % what, status=None)
+        resp, text, parsed, call = answer
+        note = why if (decision.retry or attempt or decision.kind == AUTH) else None
+        return api_error(call.api, call.method, call.shown, resp.status_code, resp.headers, parsed, text, token=call.token,
+                         client_id=self.adapter.value("client_id"), note=note)
 
     def _before_retry(self, what, attempt, wait):
         self.stats["retries"] += 1
         self.stats["waited"] += wait
         if self.policy.retry_action == "warn":
             self._warn("%s; retry %d of %d in %.1f s" % (what, attempt + 1, self.policy.total, wait))
-        if wait > 0:
-            self.sleep(wait)
 
     def get(self, api, path, params=None, headers=None, **kwargs):
         return self.request(api, "GET", path, params=params, headers=headers, **kwargs)
@@ -305,47 +319,49 @@ class MtpClient:
                 item["headers"] = hdrs
             items.append(item)
         results = {}
-        pending = items
-        attempt = 0
-        waited = 0.0
-        while pending:
-            again = []
-            wait = 0.0
-            reasons = []
-            for start in range(0, len(pending), BATCH_SIZE):
-                chunk = [self._batch_item(item, results) for item in pending[start:start + BATCH_SIZE]]
-                all_safe = all(is_idempotent(item["method"]) for item in chunk)
-                resp = self.request(api, "POST", "/$batch", json={"requests": chunk}, idempotent=all_safe)
-                answers = {}
-                for answer in (resp.json or {}).get("responses") or []:
-                    if isinstance(answer, dict) and "id" in answer:
-                        answers[str(answer["id"])] = answer
-                for item in pending[start:start + BATCH_SIZE]:
-                    answer = answers.get(item["id"])
-                    if answer is None:
-                        raise MtpApiError("$batch answered without item %s" % item["id"], status=resp.status)
-                    body = answer.get("body")
-                    text = body if isinstance(body, str) else _json.dumps(body, ensure_ascii=False) if body is not None else ""
-                    item_resp = MtpResponse(int(answer.get("status", 0)), answer.get("headers") or {},
-                                            body if isinstance(body, (dict, list)) else None, text)
-                    results[item["id"]] = item_resp
-                    decision = self.policy.classify(item_resp.status, item_resp.headers, text, method=item["method"],
-                                                    attempt=attempt)
-                    if decision.retry and decision.kind in (THROTTLED, SERVER):
-                        again.append(item)
-                        wait = max(wait, self.policy.delay(attempt, decision.retry_after))
-                        reasons.append("%s %s" % (item["id"], item_resp.status))
+        pending = [items]
+
+        def send(attempt):
+            again, wait, reasons = self._batch_round(api, pending[0], results, attempt)
             if not again:
-                break
-            ok, why = self.policy.should_retry(Decision(True, THROTTLED, wait, "throttled"), attempt, waited, wait)
-            if not ok:
-                self._warn("$batch: giving up on %d item(s): %s" % (len(again), why))
-                break
-            self._before_retry("$batch items %s" % ", ".join(reasons), attempt, wait)
-            waited += wait
-            attempt += 1
-            pending = again
-        return results
+                return None, results
+            pending[0] = again
+            return Decision(True, THROTTLED, wait, "throttled"), "$batch items %s" % ", ".join(reasons)
+
+        def give_up(_decision, why, _attempt, _what):
+            self._warn("$batch: giving up on %d item(s): %s" % (len(pending[0]), why))
+            return results
+
+        return self.policy.run(send, give_up, sleep=self.sleep,
+                               on_retry=lambda decision, attempt, wait, what: self._before_retry(what, attempt, wait))
+
+    def _batch_round(self, api, pending, results, attempt):
+        """Send ``pending`` in chunks of 20; record every answer in ``results``. Returns the items to send again
+        (throttled, or 5xx on idempotent items), the longest wait they ask for, and why."""
+        again, wait, reasons = [], 0.0, []
+        for start in range(0, len(pending), BATCH_SIZE):
+            chunk = pending[start:start + BATCH_SIZE]
+            sent = [self._batch_item(item, results) for item in chunk]
+            resp = self.request(api, "POST", "/$batch", json={"requests": sent},
+                                idempotent=all(is_idempotent(item["method"]) for item in sent))
+            answers = dict((str(a["id"]), a) for a in (resp.json or {}).get("responses") or []
+                           if isinstance(a, dict) and "id" in a)
+            for item in chunk:
+                answer = answers.get(item["id"])
+                if answer is None:
+                    raise MtpApiError("$batch answered without item %s" % item["id"], status=resp.status)
+                body = answer.get("body")
+                text = body if isinstance(body, str) else _json.dumps(body, ensure_ascii=False) if body is not None else ""
+                item_resp = MtpResponse(int(answer.get("status", 0)), answer.get("headers") or {},
+                                        body if isinstance(body, (dict, list)) else None, text)
+                results[item["id"]] = item_resp
+                decision = self.policy.classify(item_resp.status, item_resp.headers, text, method=item["method"],
+                                                attempt=attempt)
+                if decision.retry and decision.kind in (THROTTLED, SERVER):
+                    again.append(item)
+                    wait = max(wait, self.policy.delay(attempt, decision.retry_after))
+                    reasons.append("%s %s" % (item["id"], item_resp.status))
+        return again, wait, reasons
 
     @staticmethod
     def _batch_item(item, results):

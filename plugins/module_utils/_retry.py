@@ -277,6 +277,35 @@ class RetryPolicy:
             return max(0.0, float(retry_after))
         return self._rng.uniform(0, self.backoff_ceiling(attempt))
 
+    def run(self, send, give_up, on_retry=None, sleep=None):
+        """The retry loop every HTTP caller uses (API calls, token requests, ``$batch`` items).
+
+        ``send(attempt)`` makes one attempt and returns ``(None, result)`` when it is done, else
+        ``(decision, context)``. While :meth:`should_retry` allows it, ``on_retry(decision, attempt, wait,
+        context)`` is told and the loop sleeps ``wait``; else ``give_up(decision, why, attempt, context)`` is
+        returned, or raised when it is an exception.
+        """
+        sleep = sleep or time.sleep
+        attempt = 0
+        waited = 0.0
+        while True:
+            decision, value = send(attempt)
+            if decision is None:
+                return value
+            wait = self.delay(attempt, decision.retry_after)
+            ok, why = self.should_retry(decision, attempt, waited, wait)
+            if not ok:
+                outcome = give_up(decision, why, attempt, value)
+                if isinstance(outcome, BaseException):
+                    raise outcome
+                return outcome
+            if on_retry is not None:
+                on_retry(decision, attempt, wait, value)
+            if wait > 0:
+                sleep(wait)
+            waited += wait
+            attempt += 1
+
     def should_retry(self, decision, attempt, waited, wait):
         """``(ok, why_not)``: whether the loop may sleep ``wait`` more seconds and try again."""
         if not decision.retry:

@@ -15,7 +15,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import time
 
 try:
     import requests
@@ -107,7 +106,7 @@ class TokenHttpClient(object):
         self.policy = policy if policy is not None else RetryPolicy()
         self.tenant_id = tenant_id
         self.warn = warn
-        self.sleep = sleep or time.sleep
+        self.sleep = sleep  # None: _retry.RetryPolicy.run sleeps with time.sleep
         self.retries = 0
 
     def get(self, url, **kwargs):
@@ -121,37 +120,33 @@ class TokenHttpClient(object):
 
     def _send(self, method, url, kwargs):
         host = "%s://%s" % (urlsplit(url).scheme, urlsplit(url).netloc)
-        attempt = 0
-        waited = 0.0
-        while True:
+
+        def attempt_once(attempt):
             try:
                 resp = self.session.request(method, url, **kwargs)
             except requests.exceptions.RequestException as exc:
-                kind = transport_kind(exc)
-                if kind == "tls":
+                if transport_kind(exc) == "tls":
                     raise
-                decision = self.policy.classify(None, method=method, idempotent=True, error=kind, attempt=attempt)
-                failure, resp = exc, None
-            else:
-                decision = self.policy.classify(resp.status_code, resp.headers, resp.text, method=method,
-                                                idempotent=True, attempt=attempt)
-                if resp.status_code < 429 or decision.kind is None:  # an answer MSAL reads (AADSTS errors too)
-                    return resp
-                failure = None
-            wait = self.policy.delay(attempt, decision.retry_after)
-            ok, why = self.policy.should_retry(decision, attempt, waited, wait)
-            if not ok:
-                if failure is not None:
-                    raise failure
-                raise self._gave_up(host, resp, decision.reason, why, attempt)
+                return self.policy.classify(None, method=method, idempotent=True, error=transport_kind(exc),
+                                            attempt=attempt), exc
+            decision = self.policy.classify(resp.status_code, resp.headers, resp.text, method=method,
+                                            idempotent=True, attempt=attempt)
+            if resp.status_code < 429 or decision.kind is None:  # an answer MSAL reads (AADSTS errors too)
+                return None, resp
+            return decision, resp
+
+        def give_up(decision, why, attempt, failure):
+            if isinstance(failure, BaseException):
+                return failure  # re-raised for the auth method to word (_auth_method_base._call)
+            return self._gave_up(host, failure, decision.reason, why, attempt)
+
+        def on_retry(decision, attempt, wait, _failure):
+            self.retries += 1
             if self.warn is not None and self.policy.retry_action == "warn":
                 self.warn("Entra ID %s for tenant_id=%s: %s; retry %d of %d in %.1f s" % (
                     host, self.tenant_id, decision.reason, attempt + 1, self.policy.total, wait))
-            if wait > 0:
-                self.sleep(wait)
-            waited += wait
-            attempt += 1
-            self.retries += 1
+
+        return self.policy.run(attempt_once, give_up, on_retry=on_retry, sleep=self.sleep)
 
     def _gave_up(self, host, resp, reason, why, attempt):
         status = resp.status_code

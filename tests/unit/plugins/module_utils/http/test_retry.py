@@ -18,6 +18,7 @@ from ansible_collections.m365.defender.plugins.module_utils._retry import (
     CONNECTION,
     SERVER,
     THROTTLED,
+    Decision,
     NotReady,
     RetryPolicy,
     is_idempotent,
@@ -255,3 +256,34 @@ def test_retry_call_gives_up_at_the_deadline_with_the_last_error():
     with pytest.raises(MtpApiError, match="still lagging"):
         retry_call(func, lambda exc: True, 7, sleep=fake.sleep, clock=fake.clock)
     assert fake.sleeps == [1.0, 2.0, 4.0]
+
+
+def test_run_retries_until_done_and_reports_each_wait():
+    fake = _FakeTime()
+    policy = RetryPolicy(total=3, backoff_base=1, max_wait=60, rng=random.Random(0))
+    answers = [(Decision(True, THROTTLED, 4.0, "429 throttled"), "first"), (Decision(True, THROTTLED, 2.0, "429"), "second"),
+               (None, "the result")]
+    told = []
+    result = policy.run(lambda attempt: answers[attempt], lambda *a: AssertionError("gave up"),
+                        on_retry=lambda decision, attempt, wait, ctx: told.append((attempt, wait, ctx)), sleep=fake.sleep)
+    assert result == "the result"
+    assert told == [(0, 4.0, "first"), (1, 2.0, "second")]
+    assert fake.sleeps == [4.0, 2.0]
+
+
+def test_run_gives_up_with_the_reason_and_raises_or_returns():
+    fake = _FakeTime()
+    policy = RetryPolicy(total=1, max_wait=60)
+    seen = []
+
+    def give_up(decision, why, attempt, ctx):
+        seen.append((why, attempt, ctx))
+        return MtpApiError("gave up: %s" % why)
+
+    with pytest.raises(MtpApiError, match="^gave up: gave up after 1 retries$"):
+        policy.run(lambda attempt: (Decision(True, THROTTLED, 1.0, "429"), attempt), give_up, sleep=fake.sleep)
+    assert seen == [("gave up after 1 retries", 1, 1)]
+    assert policy.run(lambda attempt: (Decision(False, None, None, "400 is not retryable"), "x"),
+                      lambda decision, why, attempt, ctx: {"partial": ctx, "why": why}, sleep=fake.sleep) == \
+        {"partial": "x", "why": "400 is not retryable"}
+    assert fake.sleeps == [1.0]
