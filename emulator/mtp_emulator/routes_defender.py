@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 from flask import Flask, jsonify, request
 
 from . import incidents as inc_mod
+from .app import Route, add_routes
 from .errors import GraphError, MtpError
 from .hunting import tenant_data
 from .hunting.engine import MSG_TIMEOUT, RESULT_BYTES, ROW_LIMIT, HuntingError
@@ -319,155 +320,174 @@ def _control_body() -> dict:
     return data
 
 
-def register(app: Flask, state) -> None:
-    @app.post("/api/advancedhunting/run")
-    def mtp_hunting():
-        if controls(state)["retired"]:
-            raise MtpError(410, "Gone", RETIRED_MESSAGE)
-        tenant, _ = authorize(state, "mtp", MTP_AUDIENCES, HUNT_ROLES, HUNT_SCOPES)
-        check_quota(state, tenant, "hunting", "mtp")
-        query = _mtp_query()
-        result = run_hunting(state, tenant, query, "mtp")
-        return jsonify({"Stats": result["stats"],
-                        "Schema": [{"Name": n, "Type": t} for n, t, _ in result["columns"]],
-                        "Results": result["rows"]})
+def mtp_hunting(state):
+    if controls(state)["retired"]:
+        raise MtpError(410, "Gone", RETIRED_MESSAGE)
+    tenant, _ = authorize(state, "mtp", MTP_AUDIENCES, HUNT_ROLES, HUNT_SCOPES)
+    check_quota(state, tenant, "hunting", "mtp")
+    query = _mtp_query()
+    result = run_hunting(state, tenant, query, "mtp")
+    return jsonify({"Stats": result["stats"],
+                    "Schema": [{"Name": n, "Type": t} for n, t, _ in result["columns"]],
+                    "Results": result["rows"]})
 
-    @app.post("/api/advancedqueries/run")
-    def mde_hunting():
-        if controls(state)["retired"]:
-            raise MtpError(410, "Gone", RETIRED_MESSAGE)
-        tenant, claims = authorize(state, "mde", MDE_AUDIENCES, MDE_ROLES, MDE_SCOPES)
-        check_quota(state, tenant, "hunting", "mde")
-        query = _mtp_query()
-        result = run_hunting(state, tenant, query, "mde")
-        return jsonify({"Schema": [{"Name": n, "Type": t} for n, t, _ in result["columns"]],
-                        "Results": result["rows"]})
 
-    @app.get("/api/incidents")
-    def mtp_incidents_list():
-        tenant, _ = authorize(state, "mtp", MTP_AUDIENCES, INC_READ_ROLES, INC_READ_SCOPES)
-        check_quota(state, tenant, "incidents.list", "mtp")
-        store = tenant_data(state, tenant)["incidents"]
-        top = min(int_param("$top", MTP_TOP_MAX, "mtp"), MTP_TOP_MAX)
-        skip = int_param("$skip", 0, "mtp")
-        flt = request.args.get("$filter")
-        items = filter_incidents(sorted_incidents(store), flt, MTP_FILTER_FIELDS, "mtp",
-                                 {"status": inc_mod.STATUS})
-        items = order_items(items, request.args.get("$orderby"), MTP_FILTER_FIELDS | {"incidentId": "id"}, "mtp")
-        page = items[skip:skip + top]
-        state.stats.incr("incidents.list")
-        body = {"@odata.context": "https://api.security.microsoft.com/api/$metadata#Incidents",
-                "value": [inc_mod.mtp_incident(i) for i in page]}
-        link = page_links("/api/incidents", top, skip, len(items),
-                          {"$filter": flt, "$orderby": request.args.get("$orderby")})
-        if link:
-            body["@odata.nextLink"] = link
-        return jsonify(body)
+def mde_hunting(state):
+    if controls(state)["retired"]:
+        raise MtpError(410, "Gone", RETIRED_MESSAGE)
+    tenant, claims = authorize(state, "mde", MDE_AUDIENCES, MDE_ROLES, MDE_SCOPES)
+    check_quota(state, tenant, "hunting", "mde")
+    query = _mtp_query()
+    result = run_hunting(state, tenant, query, "mde")
+    return jsonify({"Schema": [{"Name": n, "Type": t} for n, t, _ in result["columns"]],
+                    "Results": result["rows"]})
 
-    @app.get("/api/incidents/<incident_id>")
-    def mtp_incident_get(incident_id):
-        tenant, _ = authorize(state, "mtp", MTP_AUDIENCES, INC_READ_ROLES, INC_READ_SCOPES)
-        check_quota(state, tenant, "incidents.get", "mtp")
+
+def mtp_incidents_list(state):
+    tenant, _ = authorize(state, "mtp", MTP_AUDIENCES, INC_READ_ROLES, INC_READ_SCOPES)
+    check_quota(state, tenant, "incidents.list", "mtp")
+    store = tenant_data(state, tenant)["incidents"]
+    top = min(int_param("$top", MTP_TOP_MAX, "mtp"), MTP_TOP_MAX)
+    skip = int_param("$skip", 0, "mtp")
+    flt = request.args.get("$filter")
+    items = filter_incidents(sorted_incidents(store), flt, MTP_FILTER_FIELDS, "mtp",
+                             {"status": inc_mod.STATUS})
+    items = order_items(items, request.args.get("$orderby"), MTP_FILTER_FIELDS | {"incidentId": "id"}, "mtp")
+    page = items[skip:skip + top]
+    state.stats.incr("incidents.list")
+    body = {"@odata.context": "https://api.security.microsoft.com/api/$metadata#Incidents",
+            "value": [inc_mod.mtp_incident(i) for i in page]}
+    link = page_links("/api/incidents", top, skip, len(items),
+                      {"$filter": flt, "$orderby": request.args.get("$orderby")})
+    if link:
+        body["@odata.nextLink"] = link
+    return jsonify(body)
+
+
+def mtp_incident_get(state, incident_id):
+    tenant, _ = authorize(state, "mtp", MTP_AUDIENCES, INC_READ_ROLES, INC_READ_SCOPES)
+    check_quota(state, tenant, "incidents.get", "mtp")
+    inc = tenant_data(state, tenant)["incidents"].get(incident_id)
+    if inc is None:
+        raise MtpError(404, "NotFound", f"Incident {incident_id} was not found.")
+    state.stats.incr("incidents.get")
+    body = {"@odata.context": "https://api.security.microsoft.com/api/$metadata#Incidents/$entity"}
+    body.update(inc_mod.mtp_incident(inc))
+    return jsonify(body)
+
+
+def mtp_incident_patch(state, incident_id):
+    tenant, claims = authorize(state, "mtp", MTP_AUDIENCES, INC_WRITE_ROLES, INC_WRITE_SCOPES)
+    check_quota(state, tenant, "incidents.update", "mtp")
+    raw = request.get_data(cache=True, as_text=True)
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise MtpError(400, "InvalidRequestBody", "Request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise MtpError(400, "InvalidRequestBody", "Request body must be a JSON object.")
+    with state.lock:
         inc = tenant_data(state, tenant)["incidents"].get(incident_id)
         if inc is None:
             raise MtpError(404, "NotFound", f"Incident {incident_id} was not found.")
-        state.stats.incr("incidents.get")
-        body = {"@odata.context": "https://api.security.microsoft.com/api/$metadata#Incidents/$entity"}
-        body.update(inc_mod.mtp_incident(inc))
-        return jsonify(body)
+        _mtp_patch(inc, body, claims)
+        state.stats.incr("incidents.patch")
+        out = {"@odata.context": "https://api.security.microsoft.com/api/$metadata#Incidents/$entity"}
+        out.update(inc_mod.mtp_incident(inc))
+    return jsonify(out)
 
-    @app.patch("/api/incidents/<incident_id>")
-    def mtp_incident_patch(incident_id):
-        tenant, claims = authorize(state, "mtp", MTP_AUDIENCES, INC_WRITE_ROLES, INC_WRITE_SCOPES)
-        check_quota(state, tenant, "incidents.update", "mtp")
-        raw = request.get_data(cache=True, as_text=True)
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise MtpError(400, "InvalidRequestBody", "Request body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise MtpError(400, "InvalidRequestBody", "Request body must be a JSON object.")
-        with state.lock:
-            inc = tenant_data(state, tenant)["incidents"].get(incident_id)
-            if inc is None:
-                raise MtpError(404, "NotFound", f"Incident {incident_id} was not found.")
-            _mtp_patch(inc, body, claims)
-            state.stats.incr("incidents.patch")
-            out = {"@odata.context": "https://api.security.microsoft.com/api/$metadata#Incidents/$entity"}
-            out.update(inc_mod.mtp_incident(inc))
-        return jsonify(out)
 
-    # --- control plane ----------------------------------------------------------------------------------
-    @app.post("/_emulator/incidents/advance")
-    def control_incidents_advance():
-        data = _control_body()
-        tenant = _tenant_from_body(state, data)
-        try:
-            new, update = int(data.get("new", 1)), int(data.get("update", 1))
-        except (TypeError, ValueError):
-            raise MtpError(400, "BadRequest", "'new' and 'update' must be integers.") from None
-        with state.lock:
-            tdata = tenant_data(state, tenant)
-            changes = tdata["incidents"].advance(new=new, update=update)
-            tdata["engine"].add_alerts([a for i in changes["created"] for a in i["alerts"]])
-        return jsonify({"tenant": tenant.id, "created": [i["id"] for i in changes["created"]],
-                        "updated": [i["id"] for i in changes["updated"]]})
+# --- control plane ----------------------------------------------------------------------------------
 
-    def _ctl_view():
-        ctl = controls(state)
-        engines = {tid: {"rows_per_table": d["engine"].rows, "built": d["engine"]._con is not None,
-                         "build_seconds": round(d["engine"].build_seconds, 3), "anchor": d["anchor"].isoformat()}
-                   for tid, d in state.extras.get("defender", {}).items()}
-        return {"timeout_next": ctl["timeout_next"], "cpu_quota": ctl["cpu_until"] > time.time(),
-                "cpu_until": ctl["cpu_until"] or None, "retired": ctl["retired"],
-                "row_limit": int(setting(state, "row_limit", "hunting_row_limit", ROW_LIMIT)),
-                "result_bytes": int(setting(state, "result_bytes", "hunting_result_bytes", RESULT_BYTES)),
-                "int64_annotations": bool(setting(state, "int64_annotations", "graph_int64_annotations", True)),
-                "tenants": engines}
+def control_incidents_advance(state):
+    data = _control_body()
+    tenant = _tenant_from_body(state, data)
+    try:
+        new, update = int(data.get("new", 1)), int(data.get("update", 1))
+    except (TypeError, ValueError):
+        raise MtpError(400, "BadRequest", "'new' and 'update' must be integers.") from None
+    with state.lock:
+        tdata = tenant_data(state, tenant)
+        changes = tdata["incidents"].advance(new=new, update=update)
+        tdata["engine"].add_alerts([a for i in changes["created"] for a in i["alerts"]])
+    return jsonify({"tenant": tenant.id, "created": [i["id"] for i in changes["created"]],
+                    "updated": [i["id"] for i in changes["updated"]]})
 
-    @app.get("/_emulator/hunting")
-    def control_hunting_get():
-        return jsonify(_ctl_view())
 
-    @app.post("/_emulator/hunting/timeout")
-    def control_hunting_timeout():
-        data = _control_body()
-        count = data.get("count", 1)
-        if not isinstance(count, int) or count < 0:
-            raise MtpError(400, "BadRequest", "'count' must be an integer >= 0.")
-        controls(state)["timeout_next"] = count
-        return jsonify(_ctl_view())
+def _ctl_view(state):
+    ctl = controls(state)
+    engines = {tid: {"rows_per_table": d["engine"].rows, "built": d["engine"]._con is not None,
+                     "build_seconds": round(d["engine"].build_seconds, 3), "anchor": d["anchor"].isoformat()}
+               for tid, d in state.extras.get("defender", {}).items()}
+    return {"timeout_next": ctl["timeout_next"], "cpu_quota": ctl["cpu_until"] > time.time(),
+            "cpu_until": ctl["cpu_until"] or None, "retired": ctl["retired"],
+            "row_limit": int(setting(state, "row_limit", "hunting_row_limit", ROW_LIMIT)),
+            "result_bytes": int(setting(state, "result_bytes", "hunting_result_bytes", RESULT_BYTES)),
+            "int64_annotations": bool(setting(state, "int64_annotations", "graph_int64_annotations", True)),
+            "tenants": engines}
 
-    @app.post("/_emulator/hunting/cpu_quota")
-    def control_hunting_cpu():
-        data = _control_body()
-        ctl = controls(state)
-        if data.get("enabled", True):
-            now = time.time()
-            ctl["cpu_until"] = (math.floor(now / 900) + 1) * 900.0
-        else:
-            ctl["cpu_until"] = 0.0
-        return jsonify(_ctl_view())
 
-    @app.post("/_emulator/hunting/retired")
-    def control_hunting_retired():
-        data = _control_body()
-        controls(state)["retired"] = bool(data.get("enabled", True))
-        return jsonify(_ctl_view())
+def control_hunting_get(state):
+    return jsonify(_ctl_view(state))
 
-    @app.patch("/_emulator/hunting/config")
-    def control_hunting_config():
-        data = _control_body()
-        ctl = controls(state)
-        for key in data:
-            if key not in ("row_limit", "result_bytes", "int64_annotations"):
-                raise MtpError(400, "BadRequest", f"Unknown hunting setting '{key}'. Known: row_limit, "
-                               "result_bytes, int64_annotations.")
-        for key in ("row_limit", "result_bytes"):
-            if key in data:
-                if data[key] is not None and (not isinstance(data[key], int) or data[key] < 1):
-                    raise MtpError(400, "BadRequest", f"'{key}' must be a positive integer or null.")
-                ctl[key] = data[key]
-        if "int64_annotations" in data:
-            ctl["int64_annotations"] = None if data["int64_annotations"] is None else bool(data["int64_annotations"])
-        return jsonify(_ctl_view())
+
+def control_hunting_timeout(state):
+    data = _control_body()
+    count = data.get("count", 1)
+    if not isinstance(count, int) or count < 0:
+        raise MtpError(400, "BadRequest", "'count' must be an integer >= 0.")
+    controls(state)["timeout_next"] = count
+    return jsonify(_ctl_view(state))
+
+
+def control_hunting_cpu(state):
+    data = _control_body()
+    ctl = controls(state)
+    if data.get("enabled", True):
+        now = time.time()
+        ctl["cpu_until"] = (math.floor(now / 900) + 1) * 900.0
+    else:
+        ctl["cpu_until"] = 0.0
+    return jsonify(_ctl_view(state))
+
+
+def control_hunting_retired(state):
+    data = _control_body()
+    controls(state)["retired"] = bool(data.get("enabled", True))
+    return jsonify(_ctl_view(state))
+
+
+def control_hunting_config(state):
+    data = _control_body()
+    ctl = controls(state)
+    for key in data:
+        if key not in ("row_limit", "result_bytes", "int64_annotations"):
+            raise MtpError(400, "BadRequest", f"Unknown hunting setting '{key}'. Known: row_limit, "
+                           "result_bytes, int64_annotations.")
+    for key in ("row_limit", "result_bytes"):
+        if key in data:
+            if data[key] is not None and (not isinstance(data[key], int) or data[key] < 1):
+                raise MtpError(400, "BadRequest", f"'{key}' must be a positive integer or null.")
+            ctl[key] = data[key]
+    if "int64_annotations" in data:
+        ctl["int64_annotations"] = None if data["int64_annotations"] is None else bool(data["int64_annotations"])
+    return jsonify(_ctl_view(state))
+
+
+ROUTES = (
+    Route("/api/advancedhunting/run", ("POST",), mtp_hunting),
+    Route("/api/advancedqueries/run", ("POST",), mde_hunting),
+    Route("/api/incidents", ("GET",), mtp_incidents_list),
+    Route("/api/incidents/<incident_id>", ("GET",), mtp_incident_get),
+    Route("/api/incidents/<incident_id>", ("PATCH",), mtp_incident_patch),
+    Route("/_emulator/incidents/advance", ("POST",), control_incidents_advance),
+    Route("/_emulator/hunting", ("GET",), control_hunting_get),
+    Route("/_emulator/hunting/timeout", ("POST",), control_hunting_timeout),
+    Route("/_emulator/hunting/cpu_quota", ("POST",), control_hunting_cpu),
+    Route("/_emulator/hunting/retired", ("POST",), control_hunting_retired),
+    Route("/_emulator/hunting/config", ("PATCH",), control_hunting_config),
+)
+
+
+def register(app: Flask, state) -> None:
+    add_routes(app, state, ROUTES)
