@@ -94,9 +94,9 @@ def main() -> int:
         print("feed: %d new FileSha1 indicators, batch %d, documented import rate %d/min (emulator quota_scale 1)"
               % (FEED, BATCH, IMPORT_RATE_PER_MIN))
         first_time, first = run_module(colls, tmp, args)
-        report("first run (create)", first_time, first, first["counts"]["create"])
+        report("first run (create)", first_time, first, first["counts"]["created"])
         second_time, second = run_module(colls, tmp, args)
-        report("second run (no-op)", second_time, second, second["counts"]["create"] + second["counts"]["update"])
+        report("second run (no-op)", second_time, second, second["counts"]["created"] + second["counts"]["updated"])
         print("calls first run: %s; second run: %s" % (first["calls"], second["calls"]))
     finally:
         emu.terminate()

@@ -234,8 +234,8 @@ def check_limit(active, planned, limit):
 
 
 def counts(planned):
-    return {"create": len(planned.create) + len(planned.recreate), "update": len(planned.update),
-            "delete": len(planned.delete) + len(planned.recreate), "unchanged": planned.unchanged}
+    return {"created": len(planned.create) + len(planned.recreate), "updated": len(planned.update),
+            "deleted": len(planned.delete) + len(planned.recreate), "unchanged": planned.unchanged}
 
 
 def _public(view):

@@ -194,19 +194,19 @@ counts:
   returned: success
   type: dict
   contains:
-    create:
+    created:
       description: Indicators created.
       type: int
-    update:
+    updated:
       description: Indicators updated in place.
       type: int
-    delete:
+    deleted:
       description: Indicators deleted.
       type: int
     unchanged:
       description: Indicators already as wanted.
       type: int
-  sample: {"create": 2000, "update": 0, "delete": 0, "unchanged": 0}
+  sample: {"created": 2000, "updated": 0, "deleted": 0, "unchanged": 0}
 calls:
   description: The API calls made, by kind (C(list), C(import), C(batch_delete)).
   returned: success

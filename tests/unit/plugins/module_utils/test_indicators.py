@@ -104,7 +104,7 @@ def test_plan_sorts_creates_updates_recreates_and_purges():
     assert [pair[0]["id"] for pair in planned.recreate] == ["2"]
     assert sorted(h["id"] for h in planned.delete) == ["4", "6"]
     assert planned.unchanged == 1
-    assert ind.counts(planned) == {"create": 2, "update": 1, "delete": 3, "unchanged": 1}
+    assert ind.counts(planned) == {"created": 2, "updated": 1, "deleted": 3, "unchanged": 1}
 
 
 def test_an_unmarked_match_takes_the_marker():
