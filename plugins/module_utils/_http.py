@@ -37,11 +37,11 @@ except ImportError:  # pragma: no cover - exercised by sanity import tests
 
 from ansible.module_utils.six.moves.urllib.parse import urlsplit
 
-from ansible_collections.m365.defender.plugins.module_utils._api_errors import api_error, parse_error_body
+from ansible_collections.m365.defender.plugins.module_utils._api_errors import api_error
 from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError, MtpConfigError, MtpError
 from ansible_collections.m365.defender.plugins.module_utils._options import DEFAULT_TIMEOUT
-from ansible_collections.m365.defender.plugins.module_utils._permissions import APIS, needed_role
+from ansible_collections.m365.defender.plugins.module_utils._permissions import APIS
 from ansible_collections.m365.defender.plugins.module_utils._retry import (
     AUTH,
     SERVER,
@@ -384,5 +384,5 @@ class MtpClient:
                          client_id=self.adapter.value("client_id"))
 
 
-__all__ = ["MtpClient", "MtpResponse", "build_session", "api_error", "parse_error_body", "needed_role", "MtpError",
+__all__ = ["MtpClient", "MtpResponse", "build_session", "api_error", "MtpError",
            "HAS_REQUESTS", "REQUESTS_IMPORT_ERROR"]

@@ -130,23 +130,3 @@ def ensure_absent(current, delete, check_mode):
     if not check_mode:
         delete(current)
     return True, None
-
-
-class Outcome:
-    """Collects the ``(changed, result)`` of several ``ensure_*`` steps and the diff views of one run."""
-
-    def __init__(self):
-        self.changed = False
-        self.before = {}
-        self.after = {}
-
-    def step(self, key, before, result):
-        """Record one step: ``result`` is the ``(changed, value)`` pair of an ``ensure_*`` call."""
-        changed, value = result
-        self.changed = self.changed or bool(changed)
-        self.before[key] = before
-        self.after[key] = value
-        return value
-
-    def diff(self):
-        return make_diff(self.before, self.after)

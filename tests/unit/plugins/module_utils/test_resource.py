@@ -93,12 +93,3 @@ def test_ensure_absent():
     assert rec.writes == []
     assert res.ensure_absent({"id": "7"}, rec.delete, False) == (True, None)
     assert rec.writes == [("delete", "7")]
-
-
-def test_outcome_collects_steps():
-    out = res.Outcome()
-    assert out.step("application", None, (True, {"id": "a"})) == {"id": "a"}
-    out.step("grants", ["x"], (False, ["x"]))
-    assert out.changed is True
-    assert out.diff() == {"before": {"application": None, "grants": ["x"]},
-                          "after": {"application": {"id": "a"}, "grants": ["x"]}}

@@ -13,8 +13,9 @@ import json
 import pytest
 
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError
-from ansible_collections.m365.defender.plugins.module_utils._http import build_session, needed_role
+from ansible_collections.m365.defender.plugins.module_utils._http import build_session
 from ansible_collections.m365.defender.plugins.module_utils._options import MtpOptionAdapter
+from ansible_collections.m365.defender.plugins.module_utils._permissions import needed_role
 from ansible_collections.m365.defender.plugins.module_utils._version import USER_AGENT
 
 
