@@ -29,10 +29,11 @@ ROUTE_MODULES = (
     "graph_directory",
     "routes_graph_batch",
     "routes_graph_security",
-    "routes_defender",
+    "routes_defender", "routes_incidents_control",
     "routes_machines",
     "routes_indicators", "routes_detection_rules",
     "routes_observe",
+    "routes_users",
 )
 
 

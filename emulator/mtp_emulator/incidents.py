@@ -47,7 +47,8 @@ ALLOWED_DETERMINATIONS = {
                                       "other", "securityPersonnel"},
     "falsePositive": {"notMalicious", "notEnoughDataToValidate", "other"},
 }
-ALERT_STATUS = {"new": "New", "inProgress": "InProgress", "resolved": "Resolved"}
+ALERT_STATUS = {"new": "New", "inProgress": "InProgress", "resolved": "Resolved"}  # Graph / MDE alert PATCH
+MTP_ALERT_STATUS = {"new": "New", "inProgress": "Active", "resolved": "Resolved"}  # MTP incident alerts (§4.3)
 SERVICE_SOURCES = {  # graph value -> (MTP alert serviceSource, hunting ServiceSource)
     "microsoftDefenderForEndpoint": ("MicrosoftDefenderForEndpoint", "Microsoft Defender for Endpoint"),
     "microsoftDefenderForOffice365": ("MicrosoftDefenderForOffice365", "Microsoft Defender for Office 365"),
@@ -152,6 +153,7 @@ class IncidentStore:
         self.anchor = anchor
         self.dims = Dimensions(tenant_id, domain)
         self.incidents: list[dict] = []
+        self.by_id: dict[int, dict] = {}
         self.next_id = FIRST_ID
         self.next_alert = 1
         self.rng = random.Random(generator.seed_of(tenant_id))
@@ -159,9 +161,9 @@ class IncidentStore:
 
     # --- building ---------------------------------------------------------------------------------------
     def _incident(self, name: str, severity: str, created: dt.datetime, alerts_fn, status: str = "active",
-                  assigned: str | None = None, tags: list[str] | None = None) -> dict:
-        iid = self.next_id
-        self.next_id += 1
+                  assigned: str | None = None, tags: list[str] | None = None, iid: int | None = None) -> dict:
+        iid = self.next_id if iid is None else iid
+        self.next_id = max(self.next_id, iid + 1)
         alerts = alerts_fn(iid)
         inc = {
             "id": iid, "name": name, "created": created, "updated": max(a["updated"] for a in alerts),
@@ -171,6 +173,7 @@ class IncidentStore:
             "resolvingComment": None, "lastModifiedBy": "API-App:automation",
         }
         self.incidents.append(inc)
+        self.by_id[iid] = inc
         return inc
 
     def _seed(self) -> None:
@@ -264,31 +267,46 @@ class IncidentStore:
                     a["resolved"] = a["updated"]
 
     def alerts(self) -> list[dict]:
+        """The alerts the hunting tables hold (AlertInfo / AlertEvidence): all but bulk-generated ones."""
+        return [a for inc in self.incidents for a in inc["alerts"] if not a.get("_bulk")]
+
+    def all_alerts(self) -> list[dict]:
+        """Every alert (what alerts_v2 lists)."""
         return [a for inc in self.incidents for a in inc["alerts"]]
 
     def get(self, incident_id: str | int) -> dict | None:
-        for inc in self.incidents:
-            if str(inc["id"]) == str(incident_id):
-                return inc
-        return None
+        try:
+            return self.by_id.get(int(str(incident_id).strip()))
+        except ValueError:
+            return None
 
     def get_alert(self, alert_id: str) -> dict | None:
-        for a in self.alerts():
+        for a in self.all_alerts():
             if a["id"] == alert_id:
                 return a
         return None
 
     # --- users' own incidents (hunting/userdata.py) ------------------------------------------------------
-    def add_user_incident(self, spec: dict) -> dict:
-        """A validated incident (:func:`validate_user_incident`) with its alerts, appended to the store."""
-        def alerts_fn(iid):
-            return [_alert(self, iid, a["title"], a["category"], a["severity"], a["serviceSource"],
-                           a["detectionSource"], a["created"], a["techniques"], a["evidence"], a["description"],
-                           a["threatFamilyName"]) | {"status": a["status"]} for a in spec["alerts"]]
+    def user_alerts(self, iid: int, specs: list[dict]) -> list[dict]:
+        """Alerts of incident *iid* from validated specs (incidents_userdata.validate_user_alerts)."""
+        return [_alert(self, iid, a["title"], a["category"], a["severity"], a["serviceSource"],
+                       a["detectionSource"], a["created"], a["techniques"], a["evidence"], a["description"],
+                       a["threatFamilyName"]) | {"status": a["status"], "assignedTo": a.get("assignedTo"),
+                                                 "resolved": a["created"] if a["status"] == "resolved" else None}
+                for a in specs]
 
-        inc = self._incident(spec["title"], spec["severity"], spec["created"], alerts_fn, status=spec["status"],
-                             assigned=spec["assignedTo"], tags=spec["tags"])
+    def add_user_incident(self, spec: dict) -> dict:
+        """A validated incident (incidents_userdata.validate_user_incident) with its alerts, appended."""
+        if spec.get("id") is not None and spec["id"] in self.by_id:
+            raise InvalidValue(f"Incident id {spec['id']} is already taken.")
+        inc = self._incident(spec["title"], spec["severity"], spec["created"],
+                             lambda iid: self.user_alerts(iid, spec["alerts"]), status=spec["status"],
+                             assigned=spec["assignedTo"], tags=spec["tags"], iid=spec.get("id"))
         inc["description"] = spec["description"]
+        inc["systemTags"] = list(spec.get("systemTags") or [])
+        inc["comments"] = [dict(c) for c in spec.get("comments") or []]
+        if spec.get("updated"):
+            inc["updated"] = max(spec["updated"], inc["created"])
         if spec["classification"] or spec["determination"]:
             apply_classification(inc, {"classification": spec["classification"],
                                        "determination": spec["determination"]})
@@ -321,93 +339,15 @@ class IncidentStore:
         return {"created": created, "updated": updated}
 
 
-# --- users' own incidents -----------------------------------------------------------------------------------
-
-_EVIDENCE_KINDS = ("Machine", "User", "File", "Process", "Ip", "Url", "MailMessage")
-_EVIDENCE_KEYS = {"Machine": ("LocalIP",), "User": ("AccountName", "AccountDomain", "AccountSid", "AccountObjectId",
-                                                    "AccountUpn")}
-
-
-def _user_alert(a, incident: dict, now: dt.datetime, what: str, parse, tenant_id: str) -> dict:
-    from .hunting.tables import TABLES
-
-    if not isinstance(a, dict) or not isinstance(a.get("title"), str) or not a["title"].strip():
-        raise InvalidValue(f"{what}: an alert needs a 'title'.")
-    source = str(a.get("serviceSource", "microsoftDefenderForEndpoint"))
-    match = [k for k, (mtp, _) in SERVICE_SOURCES.items() if source.lower() in (k.lower(), mtp.lower())]
-    if not match:
-        raise InvalidValue(f"{what}: serviceSource '{source}' is not one of {', '.join(SERVICE_SOURCES)}.")
-    evidence, columns = [], dict(TABLES["AlertEvidence"])
-    for k, ev in enumerate(a.get("evidence") or []):
-        if not isinstance(ev, dict) or ev.get("EntityType") not in _EVIDENCE_KINDS:
-            raise InvalidValue(f"{what}.evidence[{k}]: 'EntityType' must be one of {', '.join(_EVIDENCE_KINDS)}.")
-        unknown = sorted(c for c in ev if c not in columns)
-        if unknown:
-            raise InvalidValue(f"{what}.evidence[{k}]: unknown field(s) {', '.join(unknown)} (AlertEvidence "
-                               "column names are used).")
-        ev = {"EvidenceRole": "Impacted"} | ev
-        if ev["EntityType"] == "Machine":
-            if not isinstance(ev.get("DeviceName"), str) or not ev["DeviceName"]:
-                raise InvalidValue(f"{what}.evidence[{k}]: a Machine needs its 'DeviceName'.")
-            # the id a device loaded under that name gets (hunting/userdata.py)
-            ev.setdefault("DeviceId", generator._h(tenant_id, "device", ev["DeviceName"].lower(), n=40))
-        for key in _EVIDENCE_KEYS.get(ev["EntityType"], ()):
-            ev.setdefault(key, None)
-        evidence.append(ev)
-    techniques = a.get("mitreTechniques", a.get("techniques", []))
-    if not isinstance(techniques, list) or not all(isinstance(t, str) for t in techniques):
-        raise InvalidValue(f"{what}: 'mitreTechniques' must be a list of strings.")
-    return {
-        "title": a["title"], "description": str(a.get("description", "")),
-        "category": str(a.get("category", "SuspiciousActivity")),
-        "severity": normalize(a.get("severity", incident["severity"]), SEVERITY, f"{what}.severity"),
-        "status": normalize(a.get("status", "new"), ALERT_STATUS, f"{what}.status"),
-        "serviceSource": match[0], "detectionSource": str(a.get("detectionSource", match[0])),
-        "created": parse(a.get("created", incident["created"]), now, f"{what}.created"),
-        "techniques": list(techniques), "evidence": evidence, "threatFamilyName": a.get("threatFamilyName"),
-    }
-
-
-def validate_user_incident(spec, now: dt.datetime, what: str = "incident", tenant_id: str = "") -> dict:
-    """A user's incident (``title``, ``severity``, ``status``, ``created``, ``assignedTo``, ``tags``,
-    ``classification``, ``determination``, ``description``, ``alerts``) -> its validated, normalised form.
-    Times may be relative (hunting/userdata.py). Raises ValueError naming the bad field."""
-    from .hunting.userdata import parse_time
-
-    if not isinstance(spec, dict):
-        raise InvalidValue(f"{what}: an incident is an object.")
-    title = spec.get("title", spec.get("displayName", spec.get("incidentName")))
-    if not isinstance(title, str) or not title.strip():
-        raise InvalidValue(f"{what}: an incident needs a 'title'.")
-    tags = spec.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise InvalidValue(f"{what}: 'tags' must be a list of strings.")
-    out = {
-        "title": title, "description": str(spec.get("description", "")),
-        "severity": normalize(spec.get("severity", "medium"), SEVERITY, f"{what}.severity"),
-        "status": normalize(spec.get("status", "active"), STATUS, f"{what}.status"),
-        "created": parse_time(spec.get("created", "now"), now, f"{what}.created"),
-        "assignedTo": spec.get("assignedTo"), "tags": list(tags),
-        "classification": spec.get("classification"), "determination": spec.get("determination"),
-    }
-    probe = {"classification": None, "determination": None}
-    if out["classification"] or out["determination"]:
-        apply_classification(probe, {"classification": out["classification"],
-                                     "determination": out["determination"]})
-    alerts = spec.get("alerts") or [{"title": title}]
-    if not isinstance(alerts, list):
-        raise InvalidValue(f"{what}: 'alerts' must be a list.")
-    out["alerts"] = [_user_alert(a, out, now, f"{what}.alerts[{k}]", parse_time, tenant_id)
-                     for k, a in enumerate(alerts)]
-    return out
-
+# --- users' own incidents: validated in incidents_userdata.py -----------------------------------------------
 
 # --- rendering ----------------------------------------------------------------------------------------------
 
 def _entity(ev: dict) -> dict:
     kind = ev["EntityType"]
     return {
-        "entityType": {"Machine": "Machine"}.get(kind, kind), "evidenceCreationTime": None,
+        "entityType": {"RegistryKey": "Registry", "RegistryValue": "Registry"}.get(kind, kind),
+        "evidenceCreationTime": None,
         "sha1": ev.get("SHA1"), "sha256": ev.get("SHA256"), "fileName": ev.get("FileName"),
         "filePath": ev.get("FolderPath"), "processId": None, "processCommandLine": ev.get("ProcessCommandLine"),
         "processCreationTime": None, "parentProcessId": None, "parentProcessCreationTime": None,
@@ -416,8 +356,8 @@ def _entity(ev: dict) -> dict:
         "aadUserId": ev.get("AccountObjectId"), "userPrincipalName": ev.get("AccountUpn"),
         "mailboxDisplayName": None, "mailboxAddress": None, "clusterBy": None, "sender": None,
         "recipient": None, "subject": ev.get("EmailSubject"), "deliveryAction": None, "securityGroupId": None,
-        "securityGroupName": None, "registryHive": None, "registryKey": None, "registryValueType": None,
-        "registryValue": None, "deviceId": ev.get("DeviceId"),
+        "securityGroupName": None, "registryHive": None, "registryKey": ev.get("RegistryKey"),
+        "registryValueType": None, "registryValue": ev.get("RegistryValueData"), "deviceId": ev.get("DeviceId"),
     }
 
 
@@ -432,7 +372,7 @@ def mtp_alert(a: dict) -> dict:
         "lastUpdatedTime": fmt_time(a["updated"]), "resolvedTime": fmt_time(a["resolved"]),
         "firstActivity": fmt_time(a["firstActivity"]), "lastActivity": fmt_time(a["lastActivity"]),
         "title": a["title"], "description": a["description"], "category": a["category"],
-        "status": ALERT_STATUS[a["status"]], "severity": SEVERITY[a["severity"]],
+        "status": MTP_ALERT_STATUS[a["status"]], "severity": SEVERITY[a["severity"]],
         "investigationId": None, "investigationState": "UnsupportedAlertType",
         "classification": CLASSIFICATION[a["classification"]] if a["classification"] else None,
         "determination": DETERMINATION[a["determination"]] if a["determination"] else None,
@@ -461,7 +401,7 @@ def mtp_incident(inc: dict) -> dict:
 
 _EVIDENCE_TYPES = {"Machine": "deviceEvidence", "User": "userEvidence", "File": "fileEvidence",
                    "Process": "processEvidence", "Ip": "ipEvidence", "MailMessage": "analyzedMessageEvidence",
-                   "Url": "urlEvidence"}
+                   "Url": "urlEvidence", "RegistryKey": "registryKeyEvidence", "RegistryValue": "registryValueEvidence"}
 
 
 def _graph_evidence(ev: dict, created: dt.datetime) -> dict:
@@ -484,6 +424,12 @@ def _graph_evidence(ev: dict, created: dt.datetime) -> dict:
                     "imageFile": {"fileName": ev.get("FileName")}})
     elif kind == "Ip":
         out["ipAddress"] = ev.get("RemoteIP")
+    elif kind in ("RegistryKey", "RegistryValue"):
+        out.update({"registryKey": ev.get("RegistryKey"), "registryHive": None})
+        if kind == "RegistryValue":
+            out.update({"registryValueName": ev.get("RegistryValueName"), "registryValue": ev.get("RegistryValueData")})
+    elif kind == "Url":
+        out["url"] = ev.get("RemoteUrl")
     elif kind == "MailMessage":
         out.update({"subject": ev.get("EmailSubject"), "networkMessageId": ev.get("NetworkMessageId")})
     return out

@@ -26,6 +26,7 @@ QUOTAS = {
     "incidents.list": ((50, 60), (1500, 3600)),
     "incidents.get": ((100, 60), (1500, 3600)),
     "incidents.update": ((50, 60), (1500, 3600)),
+    "mde.alerts": ((100, 60), (1500, 3600)),  # MDE /api/alerts list, get and update
     # MDE machines, machine actions, live response (docs/developer/reference/response-and-content.md §1.1)
     "machines": ((100, 60), (1500, 3600)),
     "machines.package": ((2, 60), (120, 3600)),

@@ -7,11 +7,16 @@
 | ``GET /api/incidents`` | ``$filter`` (lastUpdateTime, createdTime, status, assignedTo), ``$top`` <= 100, ``$skip`` |
 | ``GET / PATCH /api/incidents/{id}`` | PascalCase enums, tags replace, comment appends |
 | ``POST /_emulator/incidents/advance`` | ``{"tenant"?, "new": 1, "update": 1}``: new incidents / updates for pollers |
+| ``GET /api/alerts``, ``GET / PATCH /api/alerts/{id}`` | MDE alerts (WDATP token, ``Alert.Read[Write].All``) |
 | ``GET /_emulator/hunting`` | hunting switches and engine facts |
 | ``POST /_emulator/hunting/timeout`` | ``{"count": 1}``: the next N hunting queries answer 400 timeout |
 | ``POST /_emulator/hunting/cpu_quota`` | ``{"enabled": true}``: 429 until the next 15-minute boundary |
 | ``POST /_emulator/hunting/retired`` | ``{"enabled": true}``: legacy hunting answers 410 Gone (as after 2027-02-01) |
 | ``PATCH /_emulator/hunting/config`` | ``row_limit``, ``result_bytes``, ``int64_annotations`` (Graph ``@odata.type``) |
+
+The other incident control routes: routes_incidents_control.py. Emulator choices (the real service is
+unverified here): a ``$top`` above 100 is capped to 100, not refused; ``$orderby`` works on the time fields;
+``@odata.nextLink`` is returned while more pages remain; ``severity`` in ``$filter`` is a 400 ``ODataError``.
 
 Shared with ``routes_graph_security.py``: :func:`authorize`, :func:`check_quota`, :func:`run_hunting`.
 Switches live in ``state.extras["defender_ctl"]`` so ``POST /_emulator/reset`` clears them.
@@ -33,6 +38,7 @@ from .errors import GraphError, MtpError
 from .hunting import tenant_data
 from .hunting.engine import MSG_TIMEOUT, RESULT_BYTES, ROW_LIMIT, HuntingError
 from .quotas import QUOTAS, check_quota, fmt_window as _fmt_window  # noqa: F401 - QUOTAS re-exported
+from .routes_incidents_control import deep_skip_fault
 from .state import GRAPH_APP_ID, MTP_APP_ID, WDATP_APP_ID
 
 UTC = dt.timezone.utc
@@ -81,36 +87,12 @@ def _error(api: str, status: int, code: str, message: str, headers: dict | None 
 def authorize(state, api: str, audiences: tuple, roles: tuple, scopes: tuple):
     """Verify the bearer token for *api* ("mtp" | "mde" | "graph"); returns ``(tenant, claims)``.
 
-    A bad token -> 401; a token for another resource -> 401; no accepted role or scope -> 403.
+    A bad token -> 401; a token for another resource -> 401; no accepted role or scope -> 403; a delegated token
+    whose user lacks the Defender right (directory role) -> 403. The checks live in :mod:`mtp_emulator.authz`.
     """
-    from . import tokens
+    from . import authz
 
-    try:
-        claims = tokens.verify_bearer(state, ALL_AUDIENCES)
-    except tokens.TokenRejected as exc:
-        if api == "graph":
-            raise GraphError(401, "InvalidAuthenticationToken", str(exc.reason if hasattr(exc, "reason") else exc))
-        raise MtpError(401, "Unauthorized", "Unauthorized request - reason of failure: "
-                       f"{exc.reason if hasattr(exc, 'reason') else exc}")
-    aud = str(claims.get("aud", "")).rstrip("/").lower()
-    if aud not in {a.rstrip("/").lower() for a in audiences}:
-        if api == "graph":
-            raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience.")
-        raise MtpError(401, "Unauthorized", "Unauthorized request - reason of failure: Account mode is inactive")
-    tenant = state.tenant(str(claims.get("tid", "")))
-    if tenant is None:
-        if api == "graph":
-            raise GraphError(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid tenant.")
-        raise MtpError(401, "Unauthorized", "Unauthorized request - reason of failure: unknown tenant")
-    granted = set(claims.get("roles") or [])
-    granted |= set(str(claims.get("scp") or "").split())
-    if not granted & (set(roles) | set(scopes)):
-        if api == "graph":
-            raise GraphError(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
-        kind = "application roles" if "scp" not in claims else "delegated scopes"
-        wanted = ", ".join(roles if "scp" not in claims else scopes)
-        raise MtpError(403, "Forbidden", f"Missing {kind}. API required {kind.split()[-1]}: {wanted}, {kind}")
-    return tenant, claims
+    return authz.authorize(state, api, audiences, roles, scopes, ALL_AUDIENCES)
 
 
 # --- quotas: mtp_emulator/quotas.py (check_quota is re-exported here for older imports) ----------------
@@ -210,6 +192,8 @@ def filter_incidents(items: list[dict], text: str | None, fields: dict, api: str
                     raise inc_mod.ODataFilterError(f"Invalid filter clause: property '{field}' is not filterable.")
                 if key in ("created", "updated", "resolved"):
                     value = inc_mod.parse_time(value) if value is not None else None
+                elif key in ("id", "incidentId") and value is not None:
+                    value = str(value)
                 elif key in enums and value is not None:
                     if key == "determination":
                         value = inc_mod.normalize_determination(value)
@@ -224,6 +208,8 @@ def filter_incidents(items: list[dict], text: str | None, fields: dict, api: str
 
     def value_of(item, key):
         v = item.get(key)
+        if key in ("id", "incidentId") and v is not None:
+            return str(v)
         if v is None and key in ("classification", "determination"):
             return "unknown"
         return v
@@ -349,6 +335,7 @@ def mtp_incidents_list(state):
     store = tenant_data(state, tenant)["incidents"]
     top = min(int_param("$top", MTP_TOP_MAX, "mtp"), MTP_TOP_MAX)
     skip = int_param("$skip", 0, "mtp")
+    deep_skip_fault(state, skip, "mtp")
     flt = request.args.get("$filter")
     items = filter_incidents(sorted_incidents(store), flt, MTP_FILTER_FIELDS, "mtp",
                              {"status": inc_mod.STATUS})
@@ -392,6 +379,7 @@ def mtp_incident_patch(state, incident_id):
             raise MtpError(404, "NotFound", f"Incident {incident_id} was not found.")
         _mtp_patch(inc, body, claims)
         state.stats.incr("incidents.patch")
+        state.stats.incr("incidents.writes")
         out = {"@odata.context": "https://api.security.microsoft.com/api/$metadata#Incidents/$entity"}
         out.update(inc_mod.mtp_incident(inc))
     return jsonify(out)
@@ -474,6 +462,120 @@ def control_hunting_config(state):
     return jsonify(_ctl_view(state))
 
 
+# --- MDE alerts (GET /api/alerts, GET|PATCH /api/alerts/{id}) ------------------------------------------------
+
+MDE_ALERT_READ = (("Alert.Read.All", "Alert.ReadWrite.All"), ("Alert.Read", "Alert.ReadWrite"))
+MDE_ALERT_WRITE = (("Alert.ReadWrite.All",), ("Alert.ReadWrite",))
+MDE_ALERT_FIELDS = {"alertCreationTime": "created", "lastUpdateTime": "updated", "incidentId": "incidentId",
+                    "status": "status", "severity": "severity", "assignedTo": "assignedTo", "category": "category",
+                    "id": "id"}
+MDE_TOP_MAX = 10000
+MDE_CONTEXT = "https://api.securitycenter.microsoft.com/api/$metadata#Alerts"
+
+
+def mde_alert(a: dict, tenant_id: str, evidence: bool = False) -> dict:
+    """An alert in the MDE shape (PascalCase enums; only Defender for Endpoint alerts reach this API)."""
+    machine = next((e for e in a["evidence"] if e["EntityType"] == "Machine"), {})
+    out = {
+        "id": a["id"], "incidentId": a["incidentId"], "investigationId": None, "assignedTo": a["assignedTo"],
+        "severity": inc_mod.SEVERITY[a["severity"]], "status": inc_mod.ALERT_STATUS[a["status"]],
+        "classification": inc_mod.CLASSIFICATION[a["classification"]] if a["classification"] else None,
+        "determination": inc_mod.DETERMINATION[a["determination"]] if a["determination"] else None,
+        "investigationState": "UnsupportedAlertType", "detectionSource": a["detectionSource"],
+        "detectorId": None, "category": a["category"], "threatFamilyName": a["threatFamilyName"],
+        "title": a["title"], "description": a["description"], "alertCreationTime": inc_mod.fmt_time(a["created"]),
+        "firstEventTime": inc_mod.fmt_time(a["firstActivity"]), "lastEventTime": inc_mod.fmt_time(a["lastActivity"]),
+        "lastUpdateTime": inc_mod.fmt_time(a["updated"]), "resolvedTime": inc_mod.fmt_time(a["resolved"]),
+        "machineId": machine.get("DeviceId"), "computerDnsName": machine.get("DeviceName"),
+        "rbacGroupName": "UnassignedGroup", "aadTenantId": tenant_id, "threatName": a["threatFamilyName"],
+        "mitreTechniques": list(a["mitreTechniques"]),
+        "comments": [{"comment": c["comment"], "createdBy": c["createdBy"],
+                      "createdTime": inc_mod.fmt_time(c["createdTime"])} for c in a["comments"]],
+    }
+    if evidence:
+        out["evidence"] = [inc_mod._entity(e) for e in a["evidence"] if e["EntityType"] != "Machine"]
+    return out
+
+
+def _mde_alerts(state, tenant) -> list[dict]:
+    store = tenant_data(state, tenant)["incidents"]
+    alerts = [a for a in store.all_alerts() if a["serviceSource"] == "microsoftDefenderForEndpoint"]
+    return sorted(alerts, key=lambda a: (a["created"], a["id"]), reverse=True)
+
+
+def _mde_expand() -> bool:
+    raw = request.args.get("$expand")
+    if raw is not None and raw.strip().lower() != "evidence":
+        raise MtpError(400, "ODataError", f"Could not find a property named '{raw}' on type 'Alert'.")
+    return raw is not None
+
+
+def mde_alerts_list(state):
+    tenant, _ = authorize(state, "mde", MDE_AUDIENCES, *MDE_ALERT_READ)
+    check_quota(state, tenant, "mde.alerts", "mde")
+    top = min(int_param("$top", MDE_TOP_MAX, "mde"), MDE_TOP_MAX)
+    skip = int_param("$skip", 0, "mde")
+    expand = _mde_expand()
+    enums = {"status": inc_mod.ALERT_STATUS, "severity": inc_mod.SEVERITY}
+    items = filter_incidents(_mde_alerts(state, tenant), request.args.get("$filter"), MDE_ALERT_FIELDS, "mde", enums)
+    items = order_items(items, request.args.get("$orderby"), MDE_ALERT_FIELDS, "mde")
+    state.stats.incr("alerts.list")
+    return jsonify({"@odata.context": MDE_CONTEXT,
+                    "value": [mde_alert(a, tenant.id, expand) for a in items[skip:skip + top]]})
+
+
+def _mde_alert(state, tenant, alert_id) -> dict:
+    alert = next((a for a in _mde_alerts(state, tenant) if a["id"] == alert_id), None)
+    if alert is None:
+        raise MtpError(404, "NotFound", f"Alert {alert_id} was not found.")
+    return alert
+
+
+def mde_alert_get(state, alert_id):
+    tenant, _ = authorize(state, "mde", MDE_AUDIENCES, *MDE_ALERT_READ)
+    check_quota(state, tenant, "mde.alerts", "mde")
+    body = {"@odata.context": f"{MDE_CONTEXT}/$entity"}
+    body.update(mde_alert(_mde_alert(state, tenant, alert_id), tenant.id, _mde_expand()))
+    return jsonify(body)
+
+
+def mde_alert_patch(state, alert_id):
+    """``status`` (New, InProgress, Resolved), ``assignedTo``, ``classification``, ``determination``, ``comment``
+    (appended on every call); any casing in, PascalCase out; anything else is a 400."""
+    tenant, claims = authorize(state, "mde", MDE_AUDIENCES, *MDE_ALERT_WRITE)
+    check_quota(state, tenant, "mde.alerts", "mde")
+    body = _control_body()
+    unknown = sorted(k for k in body if k not in ("status", "assignedTo", "classification", "determination",
+                                                 "comment"))
+    if unknown or not body:
+        raise MtpError(400, "InvalidRequestBody", f"Unknown or missing alert properties: {', '.join(unknown)}."
+                       if unknown else "The request body must name at least one property.")
+    with state.lock:
+        alert = _mde_alert(state, tenant, alert_id)
+        work = dict(alert)
+        try:
+            inc_mod.apply_update(work, {k: v for k, v in body.items() if k != "comment"}, inc_mod.ALERT_STATUS,
+                                 "-no-tags-")
+            if "comment" in body and (not isinstance(body["comment"], str) or not body["comment"]):
+                raise inc_mod.InvalidValue("comment must be a non-empty string.")
+        except inc_mod.InvalidValue as exc:
+            raise MtpError(400, "InvalidRequestBody", str(exc)) from None
+        now = dt.datetime.now(UTC)
+        alert.update({k: work[k] for k in ("status", "assignedTo", "classification", "determination")})
+        if body.get("comment"):
+            alert["comments"].append({"comment": body["comment"], "createdBy": actor(claims), "createdTime": now})
+        alert["updated"] = now
+        alert["resolved"] = now if alert["status"] == "resolved" else None
+        incident = tenant_data(state, tenant)["incidents"].get(alert["incidentId"])
+        if incident is not None:
+            incident["updated"] = now
+        state.stats.incr("alerts.patch")
+        state.stats.incr("incidents.writes")
+        out = {"@odata.context": f"{MDE_CONTEXT}/$entity"}
+        out.update(mde_alert(alert, tenant.id))
+    return jsonify(out)
+
+
 ROUTES = (
     Route("/api/advancedhunting/run", ("POST",), mtp_hunting),
     Route("/api/advancedqueries/run", ("POST",), mde_hunting),
@@ -481,6 +583,9 @@ ROUTES = (
     Route("/api/incidents/<incident_id>", ("GET",), mtp_incident_get),
     Route("/api/incidents/<incident_id>", ("PATCH",), mtp_incident_patch),
     Route("/_emulator/incidents/advance", ("POST",), control_incidents_advance),
+    Route("/api/alerts", ("GET",), mde_alerts_list),
+    Route("/api/alerts/<alert_id>", ("GET",), mde_alert_get),
+    Route("/api/alerts/<alert_id>", ("PATCH",), mde_alert_patch),
     Route("/_emulator/hunting", ("GET",), control_hunting_get),
     Route("/_emulator/hunting/timeout", ("POST",), control_hunting_timeout),
     Route("/_emulator/hunting/cpu_quota", ("POST",), control_hunting_cpu),

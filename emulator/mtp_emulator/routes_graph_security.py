@@ -7,7 +7,11 @@
 | ``GET /v1.0/security/incidents`` | ``$filter``, ``$top`` <= 50 (exact 400), ``$skip``, ``$count``, ``$expand`` |
 | ``GET / PATCH /v1.0/security/incidents/{id}`` | camelCase enums (any casing accepted on input) |
 | ``POST /v1.0/security/incidents/{id}/comments`` | appends; returns the comment list |
-| ``GET /v1.0/security/alerts_v2``, ``GET / PATCH …/alerts_v2/{id}`` | ``$filter``, ``$top``, ``$skip`` |
+| ``GET /v1.0/security/alerts_v2``, ``GET / PATCH …/alerts_v2/{id}`` | ``$filter`` (+ ``incidentId``), ``$top``, ``$skip`` |
+| ``POST /v1.0/security/alerts_v2/{id}/comments`` | appends; returns the alert's comment list |
+
+Switches (routes_incidents_control.py): ``$expand=alerts`` can answer 500, a deep ``$skip`` 504. Every successful
+write (PATCH, comment POST) adds one to the ``incidents.writes`` counter of ``GET /_emulator/stats``.
 
 Every route is a flat function ``view(state, **url_values)`` in :data:`ROUTES`; quotas: :mod:`mtp_emulator.quotas`.
 """
@@ -27,6 +31,7 @@ from .hunting import tenant_data
 from .quotas import check_quota
 from .routes_defender import (GRAPH_AUDIENCES, actor, authorize, filter_incidents, int_param, order_items, page_links,
                               run_hunting, setting, sorted_incidents)
+from .routes_incidents_control import deep_skip_fault, expand_fault
 
 UTC = dt.timezone.utc
 CONTEXT = "https://graph.microsoft.com/v1.0/$metadata#microsoft.graph.security.huntingQueryResults"
@@ -44,7 +49,7 @@ ALERT_WRITE = (("SecurityAlert.ReadWrite.All",), ("SecurityAlert.ReadWrite.All",
 INCIDENT_FIELDS = {"assignedTo": "assignedTo", "classification": "classification", "createdDateTime": "created",
                    "determination": "determination", "lastUpdateDateTime": "updated", "severity": "severity",
                    "status": "status"}
-ALERT_FIELDS = dict(INCIDENT_FIELDS, serviceSource="serviceSource")
+ALERT_FIELDS = dict(INCIDENT_FIELDS, serviceSource="serviceSource", incidentId="incidentId")
 INCIDENT_STATUS = {k: k for k in list(inc_mod.STATUS) + list(inc_mod.GRAPH_STATUS_EXTRA)}
 ENUMS = {"status": inc_mod.STATUS, "severity": inc_mod.SEVERITY, "classification": inc_mod.CLASSIFICATION,
          "determination": inc_mod.DETERMINATION, "serviceSource": {k: v[0] for k, v in inc_mod.SERVICE_SOURCES.items()}}
@@ -195,6 +200,9 @@ def graph_incidents_list(state):
     skip = _skip()
     expand = _expand_alerts()
     flt = request.args.get("$filter")
+    if expand:
+        expand_fault(state, bool(flt))
+    deep_skip_fault(state, skip, "graph")
     store = tenant_data(state, tenant)["incidents"]
     items = filter_incidents(sorted_incidents(store), flt, INCIDENT_FIELDS, "graph",
                              dict(ENUMS, status=INCIDENT_STATUS))
@@ -224,9 +232,12 @@ def graph_incident_get(state, incident_id):
     tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *INC_READ)
     check_quota(state, tenant, "incidents.get", "graph")
     inc = _incident(state, tenant, incident_id)
+    expand = _expand_alerts()
+    if expand:
+        expand_fault(state, False)
     state.stats.incr("incidents.get")
     body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents/$entity"}
-    body.update(inc_mod.graph_incident(inc, tenant.id, _expand_alerts()))
+    body.update(inc_mod.graph_incident(inc, tenant.id, expand))
     return jsonify(body)
 
 
@@ -242,6 +253,7 @@ def graph_incident_patch(state, incident_id):
         inc["updated"] = dt.datetime.now(UTC)
         inc["lastModifiedBy"] = actor(claims)
         state.stats.incr("incidents.patch")
+        state.stats.incr("incidents.writes")
         out = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents/$entity"}
         out.update(inc_mod.graph_incident(inc, tenant.id))
     return jsonify(out)
@@ -260,6 +272,7 @@ def graph_incident_comment(state, incident_id):
         inc["comments"].append({"comment": comment, "createdBy": actor(claims), "createdTime": now})
         inc["updated"] = now
         state.stats.incr("incidents.comment")
+        state.stats.incr("incidents.writes")
         value = inc_mod.graph_incident(inc, tenant.id)["comments"]
     return jsonify({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#"
                     "Collection(microsoft.graph.security.alertComment)", "value": value})
@@ -271,9 +284,10 @@ def graph_alerts_list(state):
     check_quota(state, tenant, "incidents.list", "graph")
     top = _top(ALERTS_TOP_MAX, ALERTS_TOP_MAX, strict=False)
     skip = _skip()
+    deep_skip_fault(state, skip, "graph")
     flt = request.args.get("$filter")
     store = tenant_data(state, tenant)["incidents"]
-    alerts = sorted(store.alerts(), key=lambda a: (a["created"], a["id"]), reverse=True)
+    alerts = sorted(store.all_alerts(), key=lambda a: (a["created"], a["id"]), reverse=True)
     items = filter_incidents(alerts, flt, ALERT_FIELDS, "graph", dict(ENUMS, status=inc_mod.ALERT_STATUS))
     items = order_items(items, request.args.get("$orderby"), ALERT_FIELDS, "graph")
     page = items[skip:skip + top]
@@ -319,9 +333,30 @@ def graph_alert_patch(state, alert_id):
         if incident is not None:
             incident["updated"] = now
         state.stats.incr("alerts.patch")
+        state.stats.incr("incidents.writes")
         out = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2/$entity"}
         out.update(inc_mod.graph_alert(alert, tenant.id))
     return jsonify(out)
+
+
+def graph_alert_comment(state, alert_id):
+    tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_WRITE)
+    check_quota(state, tenant, "incidents.update", "graph")
+    body = _json_body()
+    comment = body.get("comment")
+    if not isinstance(comment, str) or not comment:
+        raise GraphError(400, "BadRequest", "The comment property is required.")
+    with state.lock:
+        alert = _alert(state, tenant, alert_id)
+        now = dt.datetime.now(UTC)
+        alert["comments"].append({"comment": comment, "createdBy": actor(claims), "createdTime": now})
+        alert["updated"] = now
+        state.stats.incr("alerts.comment")
+        state.stats.incr("incidents.writes")
+        value = inc_mod.graph_alert(alert, tenant.id)["comments"]
+    return jsonify({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#"
+                    "Collection(microsoft.graph.security.alertComment)", "value": value})
+
 
 ROUTES = (
     Route("/v1.0/security/runHuntingQuery", ("POST",), graph_hunting),
@@ -333,6 +368,7 @@ ROUTES = (
     Route("/v1.0/security/alerts_v2", ("GET",), graph_alerts_list),
     Route("/v1.0/security/alerts_v2/<alert_id>", ("GET",), graph_alert_get),
     Route("/v1.0/security/alerts_v2/<alert_id>", ("PATCH",), graph_alert_patch),
+    Route("/v1.0/security/alerts_v2/<alert_id>/comments", ("POST",), graph_alert_comment),
 )
 
 

@@ -15,6 +15,75 @@ from .state import (GRAPH_APP_ID, MTP_APP_ID, WDATP_APP_ID, EmulatorState, Tenan
 
 RESOURCE_ALIASES = {"mtp": MTP_APP_ID, "wdatp": WDATP_APP_ID, "graph": GRAPH_APP_ID}
 
+# Built-in Microsoft Entra directory roles a fixture user may hold: display name -> role template id (the same
+# in every tenant; a token's ``wids`` claim lists them). Listed in emulator/README.md "Users and directory roles".
+DIRECTORY_ROLES = {
+    "Global Administrator": "62e90394-69f5-4237-9190-012177145e10",
+    "Global Reader": "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+    "Security Administrator": "194ae4cb-b126-40b2-bd5b-6091b380977d",
+    "Security Operator": "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f",
+    "Security Reader": "5d6b6bb7-de71-4623-b4af-96380a352509",
+}
+ROLE_DESCRIPTIONS = {
+    "Global Administrator": "Can manage all aspects of Microsoft Entra ID and Microsoft services that use "
+                            "Microsoft Entra identities.",
+    "Global Reader": "Can read everything that a Global Administrator can, but not update anything.",
+    "Security Administrator": "Can read security information and reports, and manage configuration in Microsoft "
+                              "Entra ID and Office 365.",
+    "Security Operator": "Creates and manages security events.",
+    "Security Reader": "Can read security information and reports in Microsoft Entra ID and Office 365.",
+}
+# Every member user's token carries the template id of the implicit "User" role in ``wids`` too.
+MEMBER_ROLE_TEMPLATE = "b79fbf4d-3ef9-4689-8143-76b194e85509"
+USER_FIELDS = {"upn", "password", "display_name", "id", "roles", "mfa", "enabled", "locked", "tenant"}
+
+
+def role_template_ids(names) -> list[str]:
+    """Role display names (or template ids) -> template ids, in the given order; ValueError names an unknown one."""
+    by_lower = {k.lower(): v for k, v in DIRECTORY_ROLES.items()}
+    ids = set(DIRECTORY_ROLES.values())
+    if names is None:
+        return []
+    if isinstance(names, str) or not isinstance(names, list):
+        raise ValueError("'roles' must be a list of directory role names, e.g. [Security Reader]")
+    out = []
+    for name in names:
+        key = str(name).strip()
+        template = by_lower.get(key.lower()) or (key.lower() if key.lower() in ids else None)
+        if template is None:
+            raise ValueError(f"unknown directory role '{name}'. Known: {', '.join(sorted(DIRECTORY_ROLES))}")
+        if template not in out:
+            out.append(template)
+    return out
+
+
+def role_name(template_id: str) -> str:
+    return next((n for n, t in DIRECTORY_ROLES.items() if t == template_id), template_id)
+
+
+def user_object(spec: dict) -> dict:
+    """A fixture user (``upn``, ``password``; optional ``display_name``, ``id``, ``roles``, ``mfa``, ``enabled``,
+    ``locked``) -> the directory user object. ValueError names a bad field."""
+    if not isinstance(spec, dict) or not spec.get("upn") or "@" not in str(spec["upn"]):
+        raise ValueError("a user needs 'upn' (name@domain)")
+    if not isinstance(spec.get("password"), str) or not spec["password"]:
+        raise ValueError(f"user {spec['upn']}: 'password' is required")
+    unknown = sorted(set(spec) - USER_FIELDS)
+    if unknown:
+        raise ValueError(f"user {spec['upn']}: unknown field(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(sorted(USER_FIELDS))}")
+    try:
+        roles = role_template_ids(spec.get("roles"))
+    except ValueError as exc:
+        raise ValueError(f"user {spec['upn']}: {exc}") from None
+    upn = str(spec["upn"])
+    return {
+        "id": spec.get("id") or new_id(), "userPrincipalName": upn, "mail": upn,
+        "displayName": spec.get("display_name", upn), "accountEnabled": spec.get("enabled", True) is not False,
+        "_password": hash_secret(spec["password"]), "_mfa": bool(spec.get("mfa")), "_locked": bool(spec.get("locked")),
+        "_roles": roles, "_tokensValidFrom": 0.0,
+    }
+
 
 def first_party() -> dict:
     """appId -> {displayName, audiences, appRoles, oauth2PermissionScopes} of the seeded resource apps."""
@@ -176,11 +245,7 @@ def seed_tenant(state: EmulatorState, tenant: Tenant) -> None:
             if resource_sp(tenant, RESOURCE_ALIASES[alias]) is not None:
                 grant_delegated(tenant, sp, RESOURCE_ALIASES[alias], scopes)
     for user in spec.get("users", []):
-        _seed_obj(tenant, "user", {
-            "id": user.get("id") or new_id(), "userPrincipalName": user["upn"],
-            "displayName": user.get("display_name", user["upn"]), "accountEnabled": True,
-            "_password": hash_secret(user["password"]), "_mfa": bool(user.get("mfa")),
-        })
+        _seed_obj(tenant, "user", user_object(user))
 
 
 def seed_all(state: EmulatorState) -> None:

@@ -6,8 +6,12 @@ objects - machine actions, indicators, detection rules - add an entry the same w
     hunting:                      # table -> rows (any table of tables.TABLES, deprecated names included)
       DeviceProcessEvents:
         - {Timestamp: -2h, DeviceName: ws-ci-01, FileName: evil.exe, ProcessCommandLine: evil.exe --run}
-    incidents:                    # each with its alerts (and their evidence)
-      - {title: CI incident, severity: high, created: -1h, alerts: [{title: Evil ran, evidence: [...]}]}
+    incidents:                    # each with its alerts (and their evidence); ``id`` optional
+      - {id: 5001, title: CI incident, severity: high, created: -1h, alerts: [{title: Evil ran, devices: [ws-1]}]}
+    alerts:                       # more alerts on an existing incident (or one of this document)
+      - {incidentId: 5001, title: Second stage, evidence: [{EntityType: File, FileName: evil.dll}]}
+    incident_merges:              # the sources become Redirected, their alerts move to the target
+      - {sources: [5002], target: 5001}
     devices:                      # MDE machine objects (docs/developer/reference/response-and-content.md §1.4)
       - {computerDnsName: ws-ci-01.contoso.local, osPlatform: Windows11, lastSeen: -10m}
 
@@ -271,11 +275,13 @@ def _apply_devices(data: dict, machines: list) -> dict:
 # --- incidents --------------------------------------------------------------------------------------------------
 
 def _validate_incidents(items, now, tenant):
-    from .. import incidents as inc
+    from .. import incidents_userdata as inc
 
     if not isinstance(items, list) or not all(isinstance(d, dict) for d in items):
         raise ValueError("'incidents' must be a list of incident objects.")
-    return [inc.validate_user_incident(spec, now, f"incidents[{i}]", tenant.id) for i, spec in enumerate(items)]
+    out = [inc.validate_user_incident(spec, now, f"incidents[{i}]", tenant.id) for i, spec in enumerate(items)]
+    inc.validate_ids(out, "incidents")
+    return out
 
 
 def _apply_incidents(data: dict, items: list) -> dict:
@@ -283,6 +289,70 @@ def _apply_incidents(data: dict, items: list) -> dict:
     created = [store.add_user_incident(spec) for spec in items]
     data["engine"].add_alerts([a for i in created for a in i["alerts"]])
     return {"incidents": [i["id"] for i in created]}
+
+
+def _validate_alerts(items, now, tenant):
+    from .. import incidents_userdata as inc
+
+    if not isinstance(items, list) or not all(isinstance(d, dict) and d.get("incidentId") for d in items):
+        raise ValueError("'alerts' must be a list of alert objects, each with the 'incidentId' it belongs to.")
+    return [(str(a["incidentId"]), inc.validate_user_alerts([{k: v for k, v in a.items() if k != "incidentId"}],
+                                                             {"severity": "medium", "created": "now"}, now,
+                                                             f"alerts[{i}]", tenant.id)) for i, a in enumerate(items)]
+
+
+def _apply_alerts(data: dict, items: list) -> dict:
+    from .. import incidents_changes
+
+    store, added = data["incidents"], []
+    for incident_id, specs in items:
+        added += incidents_changes.add_alerts(store, store.get(incident_id), specs)
+    data["engine"].add_alerts(added)
+    return {"alerts": [a["id"] for a in added]}
+
+
+def _validate_merges(items, now, tenant):
+    if not isinstance(items, list) or not all(isinstance(m, dict) for m in items):
+        raise ValueError("'incident_merges' must be a list of {sources: [ids], target: id} objects.")
+    out = []
+    for i, m in enumerate(items):
+        sources = m.get("sources", [m["source"]] if "source" in m else None)
+        if not isinstance(sources, list) or not sources or m.get("target") is None:
+            raise ValueError(f"incident_merges[{i}]: needs 'sources' (a list of incident ids) and a 'target'.")
+        out.append(([str(s) for s in sources], str(m["target"])))
+    return out
+
+
+def _apply_merges(data: dict, items: list) -> dict:
+    from .. import incidents_changes
+
+    done = []
+    for sources, target in items:
+        incidents_changes.merge_incidents(data["incidents"], sources, target)
+        done.append({"sources": sources, "target": target})
+    return {"incident_merges": done}
+
+
+def _check_references(data: dict, normalised: dict) -> None:
+    """The ids that ``alerts`` and ``incident_merges`` name exist, in the store or in the document's own
+    ``incidents``, before anything is applied (so a bad reference changes nothing)."""
+    store = data["incidents"]
+    ids = {str(i["id"]) for i in store.incidents}
+    for k, spec in enumerate(normalised.get("incidents", [])):
+        if spec.get("id") is not None and str(spec["id"]) in ids:
+            raise ValueError(f"incidents[{k}]: id {spec['id']} is already taken.")
+    ids |= {str(spec["id"]) for spec in normalised.get("incidents", []) if spec.get("id") is not None}
+    redirected = {str(i["id"]) for i in store.incidents if i["status"] == "redirected"}
+    for k, (incident_id, _) in enumerate(normalised.get("alerts", [])):
+        if incident_id not in ids or incident_id in redirected:
+            raise ValueError(f"alerts[{k}]: incident {incident_id} does not exist (or is redirected).")
+    for k, (sources, target) in enumerate(normalised.get("incident_merges", [])):
+        for ref in sources + [target]:
+            if ref not in ids or ref in redirected:
+                raise ValueError(f"incident_merges[{k}]: incident {ref} does not exist (or is redirected).")
+        if target in sources or len(set(sources)) != len(sources):
+            raise ValueError(f"incident_merges[{k}]: an incident appears twice.")
+        redirected |= set(sources)
 
 
 # --- the registry -----------------------------------------------------------------------------------------------
@@ -309,6 +379,8 @@ KINDS: dict[str, Kind] = {
     "hunting": Kind(_validate_hunting, _apply_hunting),
     "devices": Kind(_validate_devices, _apply_devices),
     "incidents": Kind(_validate_incidents, _apply_incidents),
+    "alerts": Kind(_validate_alerts, _apply_alerts),
+    "incident_merges": Kind(_validate_merges, _apply_merges),
     "indicators": _store_kind("indicators_store"),
     "detection_rules": _store_kind("detection_rules_store"),
 }
@@ -326,7 +398,15 @@ def validate(document, tenant, now: dt.datetime | None = None) -> dict:
 
 
 def apply(data: dict, normalised: dict) -> dict:
-    """Add a validated document to a tenant's data; returns what was added, by kind."""
+    """Add a validated document to a tenant's data; returns what was added, by kind. References between kinds
+    (``alerts`` / ``incident_merges`` -> incident ids) are checked first: a bad one raises an MTP-shaped 400
+    (``errors.MtpError``) and nothing changes."""
+    try:
+        _check_references(data, normalised)
+    except ValueError as exc:
+        from ..errors import MtpError
+
+        raise MtpError(400, "InvalidRequestBody", str(exc)) from None
     summary: dict = {}
     for kind, section in normalised.items():
         summary.update(KINDS[kind].apply(data, section))

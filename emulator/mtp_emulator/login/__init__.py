@@ -8,6 +8,7 @@
 | :mod:`.device_code` | ``/{tenant}/oauth2/v2.0/devicecode`` (and v1), its grant, ``/_emulator/devicecode/*`` |
 | :mod:`.discovery` | OIDC discovery (v1, v2), JWKS, MSAL instance discovery, user realm |
 | :mod:`.managed_identity` | seeded identities; IMDS ``/metadata/identity/oauth2/token``, App Service ``/msi/token`` |
+| :mod:`.users` | sign-in checks of users (AADSTS50053/50057/50076/50126/50173), ``wids``, ``/_emulator/users`` |
 | :mod:`.control` | ``/_emulator/federation/*`` (an external issuer for workload identity), ``/_emulator/login`` |
 | :mod:`.keys` | signing keys, JWKS, issuing and verifying JWTs (``mtp_emulator.tokens`` re-exports it) |
 | :mod:`.assertions` | certificate and federated client assertions |
@@ -23,11 +24,11 @@ Errors use the real Entra ID body (:class:`mtp_emulator.errors.AadError`). Repli
 from __future__ import annotations
 
 from ..app import add_routes
-from . import control, device_code, discovery, managed_identity, token_endpoint
+from . import control, device_code, discovery, managed_identity, token_endpoint, users
 from .managed_identity import seed_login
 
 ROUTES = (token_endpoint.ROUTES + device_code.ROUTES + discovery.ROUTES + managed_identity.ROUTES
-          + control.ROUTES)
+          + control.ROUTES + users.ROUTES)
 
 __all__ = ["ROUTES", "register", "seed_login"]
 

@@ -1,5 +1,7 @@
 """The device code flow: ``/{tenant}/oauth2/v2.0/devicecode`` (and v1 ``/oauth2/devicecode``), its grant at the
-token endpoint, and the control plane that plays the user (``/_emulator/devicecode/{pending,approve,decline}``).
+token endpoint, and the control plane that plays the user (``/_emulator/devicecode/{pending,approve,decline}``). Approving for a locked
+or disabled user is refused (409, naming AADSTS50053 / 50057: the browser sign-in would fail); a user disabled after
+the approval gets AADSTS50057 at the token endpoint. MFA is done in the browser, so an ``mfa`` user succeeds.
 
 Codes live in ``state.extras["login"]["device_codes"]``, keyed by the hash of the device code. The grant answers
 ``authorization_pending`` until approved, ``slow_down`` when polled faster than ``interval``, ``expired_token``
@@ -20,6 +22,7 @@ from . import keys
 from .clients import authenticate_client, find_application
 from .common import DEVICE_CODE_LIFETIME, missing, prune, request_form, resolve_resource, tenant_for_client
 from .grants import parse_scope, token_response, user_token
+from .users import check_account
 
 USER_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 VERIFICATION_URI = "https://microsoft.com/devicelogin"
@@ -112,6 +115,7 @@ def grant_device_code(state, tenant, form, v2: bool):
     user = tenant.directory.get(record["user_id"], kind="user", replicated_only=False)
     if user is None:  # deleted since approval
         raise AadError(400, "invalid_grant", 50034, "The user account does not exist in the directory.")
+    check_account(user)  # disabled since the approval: AADSTS50057
     return user_token(state, tenant, application, client_id, acr, user, resource=record["resource"],
                       names=record["names"], reserved=set(record["reserved"]), v2=v2, form=form)
 
@@ -145,6 +149,10 @@ def control_devicecode_approve(state):
                                      replicated_only=False)
         if user is None:
             raise MtpError(404, "NotFound", f"No user '{data['upn']}' in tenant {tenant.domain}.")
+        if user.get("_locked") or user.get("accountEnabled") is False:
+            # the browser sign-in fails: the client keeps polling until the code expires
+            code = "AADSTS50053 (account locked)" if user.get("_locked") else "AADSTS50057 (account disabled)"
+            raise MtpError(409, "Conflict", f"User '{user['userPrincipalName']}' cannot sign in: {code}.")
         record["status"], record["user_id"] = "approved", user["id"]
     return jsonify({"status": "approved", "user_code": record["user_code"], "upn": user["userPrincipalName"]})
 

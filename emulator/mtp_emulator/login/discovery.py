@@ -139,6 +139,9 @@ def login_instance_discovery(state):
 
 
 def login_userrealm(state, user):
+    """MSAL's ROPC realm lookup (``GET /common/userrealm/{username}?api-version=1.0``): ``Managed`` for a domain
+    of an emulated tenant (the token service then takes the password itself), ``Unknown`` for any other domain,
+    with the same keys as Entra ID's 1.0 answer; never ``Federated`` (no WS-Trust endpoint is emulated)."""
     domain = user.rsplit("@", 1)[-1] if "@" in user else user
     tenant = state.tenant(domain)
     if tenant is None:
@@ -152,6 +155,11 @@ def login_userrealm(state, user):
                     else "urn:federation:MicrosoftOnline"})
 
 
+def login_userrealm_tenant(state, tenant, user):
+    """The tenant form ``/{tenant}/userrealm/{username}``: the realm depends on the user's domain only."""
+    return login_userrealm(state, user)
+
+
 ROUTES = (
     Route("/<tenant>/v2.0/.well-known/openid-configuration", ("GET",), login_openid_configuration_v2),
     Route("/<tenant>/.well-known/openid-configuration", ("GET",), login_openid_configuration_v1),
@@ -159,4 +167,5 @@ ROUTES = (
     Route("/<tenant>/discovery/keys", ("GET",), login_keys_v1),
     Route("/common/discovery/instance", ("GET",), login_instance_discovery),
     Route("/common/userrealm/<path:user>", ("GET",), login_userrealm),
+    Route("/<tenant>/userrealm/<path:user>", ("GET",), login_userrealm_tenant),
 )

@@ -8,7 +8,13 @@
   ``.default`` or nothing asks for all of them. AADSTS65001 when one is not consented.
 - :func:`parse_scope`: the v2 ``scope`` parameter -> (resource, scope names, reserved OIDC scopes).
 - the grant handlers ``grant_client_credentials``, ``grant_password`` and ``grant_refresh_token`` (the device
-  code grant is in :mod:`.device_code`), and :func:`user_token`, which every user flow ends in.
+  code grant is in :mod:`.device_code`), and :func:`user_token`, which every user flow ends in. User tokens carry
+  ``scp``, ``wids`` (the user's directory role template ids), ``upn``, ``oid``, ``name``, ``idtyp: user``; the
+  sign-in checks (AADSTS50053/50126/50057/50076/50173) are in :mod:`.users`.
+
+Refresh tokens rotate: every refresh_token grant returns a new one and the redeemed one is gone at once (reuse:
+AADSTS9002313). Entra ID is said to keep the old one valid until it expires (unverified); the emulator is stricter
+on purpose, so a client that keeps using an old refresh token fails here first.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from ..errors import AadError
 from ..state import hash_secret
 from . import keys
 from .clients import authenticate_client
+from .users import check_account, check_not_revoked, check_password_sign_in, user_claims
 from .common import (GRAPH_RESOURCE, REFRESH_TOKEN_LIFETIME, RESERVED_SCOPES, AadErrorExtra, base_url, missing,
                      no_store, prune, resolve_resource, tenant_cloud)
 
@@ -145,7 +152,7 @@ def user_token(state, tenant, application, client_id: str, acr: str, user: dict,
     token, expires_in = keys.issue_access_token(
         state, tenant, audience=resource, app_id=client_id, scp=granted, oid=user["id"],
         upn=user.get("userPrincipalName"), cloud=tenant_cloud(tenant),
-        extra={"appidacr": acr, "azpacr": acr, "name": user.get("displayName")})
+        extra=dict(user_claims(user), appidacr=acr, azpacr=acr))
     state.stats.record_token(client_id)
     body = access_body(token, expires_in, v2, resource)
     if v2:
@@ -186,16 +193,8 @@ def grant_password(state, tenant, form, v2: bool):
         raise missing("password")
     application, client_id, acr = authenticate_client(state, tenant, form, confidential_required=None)
     resource, names, reserved = user_resource(form, v2)
-    user = tenant.directory.find("user", "userPrincipalName", username, case_insensitive=True)
-    if user is None or user.get("_password") != hash_secret(password):
-        raise AadError(400, "invalid_grant", 50126, "Error validating credentials due to invalid username or password.")
-    if user.get("_mfa"):
-        raise AadErrorExtra(400, "invalid_grant", 50076,
-                            "Due to a configuration change made by your administrator, or because you moved to "
-                            f"a new location, you must use multi-factor authentication to access '{resource}'.",
-                            {"suberror": "basic_action",
-                             "claims": '{"access_token":{"capolids":{"essential":true,"values":'
-                                       '["00000000-0000-0000-0000-000000000000"]}}}'})
+    user = check_password_sign_in(
+        tenant.directory.find("user", "userPrincipalName", username, case_insensitive=True), password, resource)
     return user_token(state, tenant, application, client_id, acr, user, resource=resource, names=names,
                       reserved=reserved, v2=v2, form=form)
 
@@ -224,6 +223,8 @@ def grant_refresh_token(state, tenant, form, v2: bool):
     user = tenant.directory.get(record["user_id"], kind="user")
     if user is None:
         raise AadError(400, "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid.")
+    check_not_revoked(user, record)
+    check_account(user)
     resource, names, reserved = user_resource(form, v2)
     response = user_token(state, tenant, application, client_id, acr, user, resource=resource, names=names,
                           reserved=reserved | {"offline_access"}, v2=v2, form=form)
