@@ -6,6 +6,7 @@ PY311 ?= $(shell bash tools/find_python.sh 3.11)
 PY312 ?= $(shell bash tools/find_python.sh 3.12)
 VENV := .venv
 VENV312 := .venv-py312
+VENVEDA := .venv-eda
 # ansible-test needs the collection at a physical ansible_collections/ path outside this git work tree
 BUILD ?= $(or $(TMPDIR),/tmp)/m365.defender-build-$(shell printf %s "$(CURDIR)" | md5sum | cut -c1-8)
 # ansible-core per interpreter: the newest each supports (2.20+ needs Python 3.12)
@@ -13,11 +14,11 @@ CORE311 := ansible-core>=2.19,<2.20
 CORE312 := ansible-core>=2.21,<2.22
 
 .PHONY: help venv venv312 demo test test-emulator test-sanity test-units test-integration test-docs \
-        test-lint test-molecule test-examples test-py311 test-py312 bench clean
+        test-lint test-molecule test-examples test-py311 test-py312 test-eda test-rulebook venv-eda bench clean
 
 help:
 	@echo "make demo   - start the emulator, onboard an app and hunt (playbooks/demo.yml)"
-	@echo "make test   - every test: emulator, sanity, units, integration (py3.11+2.19, py3.12+2.21), docs, lint, molecule, examples"
+	@echo "make test   - every test: emulator, sanity, units, integration (py3.11+2.19, py3.12+2.21), docs, lint, molecule, examples, EDA source, rulebook end to end"
 	@echo "make bench  - benchmark scripts (print figures)"
 
 $(VENV)/.stamp: requirements.txt requirements-dev.txt emulator/pyproject.toml
@@ -32,13 +33,18 @@ $(VENV312)/.stamp: requirements.txt requirements-dev.txt emulator/pyproject.toml
 	$(VENV312)/bin/pip install -q '$(CORE312)' -r requirements-dev.txt
 	touch $@
 
+$(VENVEDA)/.stamp: requirements.txt requirements-eda.txt emulator/pyproject.toml
+	PYTHON=$(PY311) bash tools/make_eda_venv.sh $(VENVEDA)
+	touch $@
+
 venv: $(VENV)/.stamp
 venv312: $(VENV312)/.stamp
+venv-eda: $(VENVEDA)/.stamp
 
 demo: venv
 	@bash tools/demo.sh $(VENV)
 
-test: test-emulator test-py311 test-py312 test-docs test-lint test-molecule test-examples
+test: test-emulator test-py311 test-py312 test-docs test-lint test-molecule test-examples test-eda test-rulebook
 	@echo "make test: all suites passed"
 
 test-emulator: venv
@@ -61,6 +67,12 @@ test-molecule: venv
 
 test-examples: venv
 	bash tools/run_examples.sh $(VENV) $(BUILD)/examples
+
+test-eda: venv
+	bash tools/run_eda_tests.sh $(VENV)
+
+test-rulebook: venv-eda
+	bash tools/run_rulebook_e2e.sh $(VENVEDA)
 
 bench: venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
