@@ -140,6 +140,51 @@ def load_machines(state, tenant, rows: list) -> int:
     return len(machines)
 
 
+# --- bulk generation (POST /_emulator/machines/generate) -----------------------------------------------------
+
+GEN_OS = ("Windows10", "Windows11", "WindowsServer2019", "WindowsServer2022", "Linux", "macOS")
+GEN_HEALTH = ("Active", "Inactive", "ImpairedCommunication", "NoSensorData", "NoSensorDataImpairedCommunication",
+              "Unknown")
+GEN_RISK = ("None", "Informational", "Low", "Medium", "High")
+GEN_EXPOSURE = ("None", "Low", "Medium", "High")
+GEN_ONBOARDING = ("onboarded",) * 7 + ("CanBeOnboarded", "Unsupported", "InsufficientInfo")
+GEN_GROUPS = ("Finance", "Engineering", "Sales", "Servers", "Lab", "Kiosks", "UnassignedGroup")
+GEN_MAX = 200000
+
+
+def generated_machine(tenant_id: str, seed: str, k: int, domain: str, named: bool, anchor: float) -> dict:
+    """Machine ``k`` of a generated fleet: every field a plain function of ``k``, so counts per value are
+    predictable (of 12,000: 2,000 per OS and per health status, 2,400 per risk score, 3,000 per exposure level,
+    8,400 onboarded; tag ``VIP`` on every 3rd machine, ``PCI`` on every 5th)."""
+    ident = hashlib.sha1(f"{tenant_id}/{seed}/{k}".encode()).hexdigest()
+    ip = f"10.{(k >> 16) & 255}.{(k >> 8) & 255}.{k & 255}"
+    tags = (["VIP"] if k % 3 == 0 else []) + (["PCI"] if k % 5 == 0 else [])
+    return {
+        "id": ident, "computerDnsName": f"dev-{k:06d}.{domain}" if named else None,
+        "firstSeen": now_iso(anchor - 86400 * (30 + k % 300)), "lastSeen": now_iso(anchor - 60 * (k % 1440)),
+        "osPlatform": GEN_OS[k % 6], "version": "22H2", "osProcessor": "x64", "osBuild": 19045 + k % 4,
+        "osArchitecture": "64-bit", "onboardingStatus": GEN_ONBOARDING[k % 10], "lastIpAddress": ip,
+        "lastExternalIpAddress": "20.0.%d.%d" % ((k >> 8) & 255, k & 255),
+        "ipAddresses": [{"ipAddress": ip, "macAddress": "%012X" % (0x3C0000000000 + k), "operationalStatus": "Up"}],
+        "healthStatus": GEN_HEALTH[(k // 2) % 6], "rbacGroupId": 201 + k % 7, "rbacGroupName": GEN_GROUPS[k % 7],
+        "riskScore": GEN_RISK[k % 5], "exposureLevel": GEN_EXPOSURE[k % 4], "deviceValue": "Normal",
+        "isAadJoined": GEN_OS[k % 6].startswith("Windows1"), "aadDeviceId": None, "machineTags": tags,
+        "_isolation": None, "_restricted": False,
+    }
+
+
+def generate_machines(state, tenant, count: int, seed: str = "fleet", unnamed: int = 0) -> int:
+    """Replace the tenant's machines with ``count`` generated ones (the last ``unnamed`` without a DNS name);
+    actions and sessions are cleared, as by :func:`load_machines`. Returns the count."""
+    domain = (tenant.domain or "example.local").split(".")[0] + ".local"
+    anchor = time.time()
+    machines = [generated_machine(tenant.id, seed, k, domain, k < count - unnamed, anchor) for k in range(count)]
+    with state.lock:
+        state.extras.setdefault("machines", {})[tenant.id] = {"machines": machines, "actions": [], "library": {},
+                                                             "downloads": {}}
+    return len(machines)
+
+
 def public(obj: dict) -> dict:
     return {k: v for k, v in obj.items() if not k.startswith("_")}
 

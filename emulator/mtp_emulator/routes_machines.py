@@ -12,7 +12,7 @@
 | ``GET /api/machineactions/{id}/GetLiveResponseResultDownloadLink(index=N)`` | a 30-minute link |
 | ``GET/POST /api/libraryfiles``, ``DELETE /api/libraryfiles/{name}`` | list, multipart upload (20 MB), delete |
 | ``GET /_emulator/mde/download/{token}`` | what a download link serves |
-| ``GET /_emulator/machines``, ``PATCH /_emulator/machines/config``, ``POST /_emulator/machines/outcome``, ``POST /_emulator/machines/load`` | control plane |
+| ``GET /_emulator/machines``, ``PATCH /_emulator/machines/config``, ``POST /_emulator/machines/outcome``, ``POST /_emulator/machines/load``, ``POST /_emulator/machines/generate`` | control plane |
 
 Every ``/api`` route is also served under ``/API`` (the live-response page's spelling). Facts:
 docs/developer/reference/response-and-content.md §1-§3, §8. The store is ``machines.py``.
@@ -436,8 +436,24 @@ def machines_control_load(state):
     return jsonify({"tenant": tenant.id, "machines": store_mod.load_machines(state, tenant, rows)})
 
 
+def machines_control_generate(state):
+    """``{"count": N, "seed"?, "unnamed"?, "tenant"?}``: replace the tenant's machines with N generated ones
+    (machines.generate_machines) - a fleet past the 10,000-machine page for paging tests."""
+    body = _control_body()
+    tenant = _tenant_from_body(state, body)
+    count, unnamed, seed = body.get("count"), body.get("unnamed", 0), body.get("seed", "fleet")
+    for name, value in (("count", count), ("unnamed", unnamed)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= store_mod.GEN_MAX:
+            raise MtpError(400, "BadRequest", f"{name} must be an integer from 0 to {store_mod.GEN_MAX}.")
+    if unnamed > count or not isinstance(seed, str):
+        raise MtpError(400, "BadRequest", "unnamed must not exceed count; seed must be a string.")
+    made = store_mod.generate_machines(state, tenant, count, seed=seed, unnamed=unnamed)
+    return jsonify({"tenant": tenant.id, "machines": made})
+
+
 ROUTES = [
     Route("/_emulator/mde/download/<token>", ("GET",), mde_download),
+    Route("/_emulator/machines/generate", ("POST",), machines_control_generate),
     Route("/_emulator/machines", ("GET",), machines_control_view),
     Route("/_emulator/machines/config", ("PATCH",), machines_control_config),
     Route("/_emulator/machines/outcome", ("POST",), machines_control_outcome),

@@ -27,7 +27,7 @@ from ansible_collections.m365.defender.plugins.module_utils._aadsts import auth_
 from ansible_collections.m365.defender.plugins.module_utils._clouds import is_tenant_id
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpAuthError, MtpConfigError
 from ansible_collections.m365.defender.plugins.module_utils._jwt_claims import decode_claims
-from ansible_collections.m365.defender.plugins.module_utils._options import token_cache_dir
+from ansible_collections.m365.defender.plugins.module_utils._options import SECRET_OPTIONS, token_cache_dir
 from ansible_collections.m365.defender.plugins.module_utils._retry import RetryPolicy
 from ansible_collections.m365.defender.plugins.module_utils._session import TokenHttpClient, build_session, tls_hint
 from ansible_collections.m365.defender.plugins.module_utils._token_cache import TokenCacheStore, import_msal
@@ -139,7 +139,7 @@ class MsalAuthMethodBase(MtpAuthMethodBase):
 
     def _secrets(self):
         """Values that must never appear in a message."""
-        return [self.option(name) for name in ("client_secret", "certificate_password")]
+        return [self.option(name) for name in SECRET_OPTIONS]
 
     def credential(self):
         """What partitions the token cache: ``(kind, value)`` for ``_token_cache.partition_name``, or None."""
@@ -159,7 +159,8 @@ class MsalAuthMethodBase(MtpAuthMethodBase):
 
     def _app_kwargs(self):
         http_client = TokenHttpClient(self.session, RetryPolicy.from_option(self.option("retries")),
-                                      tenant_id=self.tenant_id, warn=self._warn)
+                                      tenant_id=self.tenant_id, warn=self._warn,
+                                      authority_host=self.endpoints.authority_host)
         kwargs = dict(
             authority=self.authority,
             http_client=http_client,
@@ -266,3 +267,51 @@ class ConfidentialClientMethod(MsalAuthMethodBase):
                 self.drop_cached_access_tokens(scope)
             result = self._call(lambda: app.acquire_token_for_client([scope]), scope=scope)
         return self.token_from_result(result, resource, scope)
+
+
+class PublicClientMethod(MsalAuthMethodBase):
+    """A user (delegated) method through ``msal.PublicClientApplication``: ``device_code``,
+    ``username_password`` and ``refresh_token``. Tokens come from the persisted cache through
+    ``acquire_token_silent`` for the account that ``username`` names; a cache holding several accounts and no
+    ``username`` fails instead of picking one."""
+
+    def _build_app(self, **kwargs):
+        return import_msal().PublicClientApplication(self.client_id, **kwargs)
+
+    @property
+    def username(self):
+        value = self.option("username")
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    def _who(self):
+        return "tenant_id=%s, client_id=%s" % (self.tenant_id, self.client_id)
+
+    def account(self, app):
+        """The cached account for ``username`` (None when there is none); with no ``username``, the only one."""
+        accounts = app.get_accounts()
+        if self.username:
+            wanted = self.username.lower()
+            matching = [a for a in accounts if (a.get("username") or "").lower() == wanted]
+            return matching[0] if matching else None
+        if len(accounts) > 1:
+            names = sorted(set(a.get("username") or "?" for a in accounts))
+            raise MtpAuthError("auth_method=%s: the token cache holds %d signed-in accounts for %s (%s): set "
+                               "username to the one to use" % (self.NAME, len(accounts), self._who(),
+                                                               ", ".join(names)),
+                               error="account_ambiguous", hint="set username")
+        return accounts[0] if accounts else None
+
+    def cached_result(self, app, account, scope, force_refresh=False):
+        """MSAL's answer from the cache for ``account`` (a cached access token, or one refreshed with the cached
+        refresh token), or None when the cache has nothing for it."""
+        return self._call(lambda: app.acquire_token_silent_with_error([scope], account, force_refresh=force_refresh),
+                          scope=scope)
+
+    def check_user(self, result):
+        """Fail when a new token belongs to another user than ``username``: never use another account silently."""
+        claims = result.get("id_token_claims") or {}
+        got = claims.get("preferred_username") or claims.get("upn") or claims.get("email")
+        if self.username and got and got.lower() != self.username.lower():
+            raise MtpAuthError("auth_method=%s: the token is for %s, but username is %s (%s): use that account's "
+                               "credentials, or set username to %s" % (self.NAME, got, self.username, self._who(), got),
+                               error="wrong_account", hint="check username")

@@ -47,6 +47,14 @@ def method_class(name):
         from ansible_collections.m365.defender.plugins.module_utils._auth_method_azure_cli import AzureCliAuthMethod as cls
     elif name == "device_code":
         from ansible_collections.m365.defender.plugins.module_utils._auth_method_device_code import DeviceCodeAuthMethod as cls
+    elif name == "username_password":
+        from ansible_collections.m365.defender.plugins.module_utils._auth_method_username_password import (
+            UsernamePasswordAuthMethod as cls,
+        )
+    elif name == "refresh_token":
+        from ansible_collections.m365.defender.plugins.module_utils._auth_method_refresh_token import (
+            RefreshTokenAuthMethod as cls,
+        )
     elif name == "access_token":
         from ansible_collections.m365.defender.plugins.module_utils._auth_method_access_token import (
             AccessTokenAuthMethod as cls,

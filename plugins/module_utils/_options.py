@@ -23,11 +23,14 @@ from ansible_collections.m365.defender.plugins.module_utils._errors import MtpCo
 
 AUTH_METHODS = (
     "client_secret", "certificate", "workload_identity", "managed_identity", "azure_cli", "device_code",
-    "access_token",
+    "username_password", "refresh_token", "access_token",
 )
+# Methods that act for a user (delegated): their tokens carry scp, and username picks the cached account.
+USER_METHODS = ("device_code", "username_password", "refresh_token")
 DEFAULT_AUTH_METHOD = "client_secret"
 DEFAULT_TIMEOUT = 200
 DEFAULT_TOKEN_CACHE = "~/.cache/m365.defender"
+DEFAULT_DEVICE_CODE_TIMEOUT = 900  # seconds; Entra ID device codes expire after 15 minutes
 
 # Defaults applied when an option is absent or None (argspec defaults do the same for modules).
 DEFAULTS = {
@@ -37,9 +40,10 @@ DEFAULTS = {
     "timeout": DEFAULT_TIMEOUT,
     "send_certificate_chain": False,
     "token_cache": DEFAULT_TOKEN_CACHE,
+    "device_code_timeout": DEFAULT_DEVICE_CODE_TIMEOUT,
 }
 
-SECRET_OPTIONS = ("client_secret", "certificate_password", "access_token")
+SECRET_OPTIONS = ("client_secret", "certificate_password", "access_token", "password", "refresh_token")
 
 
 class MtpOptionAdapter(object):
@@ -164,7 +168,11 @@ def auth_argument_spec():
                                     fallback=(env_fallback, ["AZURE_CLIENT_SEND_CERTIFICATE_CHAIN"])),
         federated_token_file=dict(type="path", no_log=False, fallback=(env_fallback, ["AZURE_FEDERATED_TOKEN_FILE"])),
         access_token=dict(type="str", no_log=True, fallback=(env_fallback, ["MTP_ACCESS_TOKEN"])),
-        username=dict(type="str", fallback=(env_fallback, ["AZURE_USERNAME"])),
+        username=dict(type="str", no_log=False, fallback=(env_fallback, ["AZURE_USERNAME"])),
+        password=dict(type="str", no_log=True, fallback=(env_fallback, ["AZURE_PASSWORD"])),
+        refresh_token=dict(type="str", no_log=True, fallback=(env_fallback, ["MTP_REFRESH_TOKEN"])),
+        device_code_timeout=dict(type="int", default=DEFAULT_DEVICE_CODE_TIMEOUT,
+                                 fallback=(env_fallback, ["MTP_DEVICE_CODE_TIMEOUT"])),
         token_cache=dict(type="raw", no_log=False, default=DEFAULT_TOKEN_CACHE,
                          fallback=(env_fallback, ["MTP_TOKEN_CACHE"])),
     )

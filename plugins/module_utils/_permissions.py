@@ -61,24 +61,28 @@ ROWS = (
     Row("graph", None, _GRAPH + r"/security/(microsoft\.graph\.security\.)?runHuntingQuery", "ThreatHunting.Read.All",
         "ThreatHunting.Read.All", _HUNT, ("hunting",)),
     Row("graph", ("GET",), _GRAPH + r"/security/incidents", "SecurityIncident.Read.All", "SecurityIncident.Read.All",
-        (), ("incidents_read",)),
+        ("mtp_incident_info", "mtp_incident"), ("incidents_read",)),
     Row("graph", None, _GRAPH + r"/security/incidents", "SecurityIncident.ReadWrite.All", "SecurityIncident.ReadWrite.All",
-        (), ("incidents_write",)),
+        ("mtp_incident",), ("incidents_write",)),
     Row("graph", ("GET",), _GRAPH + r"/security/alerts_v2", "SecurityAlert.Read.All", "SecurityAlert.Read.All",
-        (), ("incidents_read",)),
+        ("mtp_alert_info", "mtp_alert", "mtp_incident_info"), ("incidents_read",)),
     Row("graph", None, _GRAPH + r"/security/alerts_v2", "SecurityAlert.ReadWrite.All", "SecurityAlert.ReadWrite.All",
-        (), ("incidents_write",)),
+        ("mtp_alert",), ("incidents_write",)),
     # Graph directory (app registration)
     Row("graph", None, r"appRoleAssign(ments|edTo)", "AppRoleAssignment.ReadWrite.All", None, _APP, ()),
     Row("graph", None, _GRAPH + r"/oauth2PermissionGrants", "DelegatedPermissionGrant.ReadWrite.All", None, _APP, ()),
+    # consent.users: user principal names resolved to object ids (mtp_aad_app_setup)
+    Row("graph", ("GET",), _GRAPH + r"/users", "User.Read.All", None, _APP, ()),
     Row("graph", None, _GRAPH + r"/(applications|servicePrincipals|directory/deletedItems)", "Application.ReadWrite.All",
         None, _APP, ()),
     Row("graph", None, _GRAPH + r"/\$batch", "Application.ReadWrite.All", None, _APP, ()),
     # Defender XDR (Microsoft Threat Protection) API
     Row("mtp", None, r"^/api/advancedhunting/run", "AdvancedHunting.Read.All", "AdvancedHunting.Read", _HUNT,
         ("hunting",)),
-    Row("mtp", ("GET",), r"^/api/incidents", "Incident.Read.All", "Incident.Read", (), ("incidents_read",)),
-    Row("mtp", None, r"^/api/incidents", "Incident.ReadWrite.All", "Incident.ReadWrite", (), ("incidents_write",)),
+    Row("mtp", ("GET",), r"^/api/incidents", "Incident.Read.All", "Incident.Read",
+        ("mtp_incident_info", "mtp_incident", "mtp_alert_info"), ("incidents_read",)),
+    Row("mtp", None, r"^/api/incidents", "Incident.ReadWrite.All", "Incident.ReadWrite",
+        ("mtp_incident",), ("incidents_write",)),
     Row("mtp", ("GET",), r"^/api/alerts", "Alert.Read.All", None, (), ()),
     Row("mtp", None, r"^/api/alerts", "Alert.ReadWrite.All", None, (), ()),
     # Defender for Endpoint (WindowsDefenderATP) API
@@ -180,7 +184,9 @@ FIRST_PARTY_PERMISSIONS = {
         "oauth2PermissionScopes": [_permission("Scope", v, i) for v, i in [
             ("ThreatHunting.Read.All", "b152eca8-ea73-4a48-8c98-1a6742673d99"),
             ("SecurityIncident.Read.All", "b9abcc4f-94fc-4457-9141-d20ce80ec952"),
-            ("SecurityIncident.ReadWrite.All", "128ca929-1a19-45e6-a3b8-435ec44a36ba")]],
+            ("SecurityIncident.ReadWrite.All", "128ca929-1a19-45e6-a3b8-435ec44a36ba"),
+            ("SecurityAlert.Read.All", "bc257fb8-46b4-4b15-8713-01e91bfbe4ea"),
+            ("SecurityAlert.ReadWrite.All", "471f2a7f-2a42-4d45-a2bf-594d0838070d")]],
     },
 }
 
@@ -253,3 +259,107 @@ def permissions_for(module_or_preset, kind="application"):
         if not rows:
             return None
     return _group(rows, kind)
+
+
+# -- who may use a row: the delegated side (user tokens) and the clouds -------------------------------------------
+
+READ = "read"
+WRITE = "write"
+
+_READ_ONLY = re.compile(r"\.Read(\.All)?$")
+
+
+def access_of(permission):
+    """``read`` for a read-only permission name (``*.Read``, ``*.Read.All``), else ``write``."""
+    return READ if _READ_ONLY.search(permission or "") else WRITE
+
+
+def row_access(row):
+    """What a signed-in user must be allowed to do for ``row``: ``read`` or ``write``; ``None`` for a row without a
+    delegated scope (a user token cannot make that call)."""
+    if not row.scope:
+        return None
+    return access_of(row.role or row.scope)
+
+
+# An Entra ID built-in role that opens the Defender APIs to a signed-in user, with what it allows
+# (docs/developer/reference/defender-api.md §6.2). ``template_id`` is what the token's ``wids`` claim and a
+# directoryRole's ``roleTemplateId`` carry.
+DirectoryRole = namedtuple("DirectoryRole", ["name", "template_id", "access"])
+
+DIRECTORY_ROLES = (
+    DirectoryRole("Security Reader", "5d6b6bb7-de71-4623-b4af-96380a352509", (READ,)),
+    DirectoryRole("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451", (READ,)),
+    DirectoryRole("Security Operator", "5f2222b1-57c3-48ba-8ad5-d4759f1fde6f", (READ, WRITE)),
+    DirectoryRole("Security Administrator", "194ae4cb-b126-40b2-bd5b-6091b380977d", (READ, WRITE)),
+    DirectoryRole("Global Administrator", "62e90394-69f5-4237-9190-012177145e10", (READ, WRITE)),
+)
+
+
+def directory_role(value):
+    """The :class:`DirectoryRole` named ``value`` or with that template id (case-insensitive), or ``None``."""
+    key = (value or "").strip().lower() if isinstance(value, str) else ""
+    for role in DIRECTORY_ROLES:
+        if key in (role.name.lower(), role.template_id):
+            return role
+    return None
+
+
+def roles_allowing(access):
+    """The names of the directory roles that allow ``access`` (``read`` or ``write``), least privileged first."""
+    return [role.name for role in DIRECTORY_ROLES if access in role.access]
+
+
+# The APIs each cloud offers (docs/developer/reference/defender-api.md §5); a cloud not listed has all of them.
+CLOUD_APIS = {"china": ("graph",)}
+
+
+def apis_in_cloud(cloud):
+    return CLOUD_APIS.get(cloud, APIS)
+
+
+def permission_sources(name):
+    """``[(api, role, scope)]`` for a permission name (case-insensitive) known to the rows or the first-party ids:
+    ``role`` is the application permission of that name (or ``None``), ``scope`` the delegated one (or ``None``)."""
+    key = (name or "").lower()
+    found = {}
+    for row in ROWS:
+        for kind, value in (("role", row.role), ("scope", row.scope)):
+            if value and value.lower() == key:
+                found.setdefault(row.api, {})[kind] = value
+    for app_id, doc in FIRST_PARTY_PERMISSIONS.items():
+        for kind, items in (("role", doc["appRoles"]), ("scope", doc["oauth2PermissionScopes"])):
+            for item in items:
+                if item["value"].lower() == key:
+                    found.setdefault(API_BY_APP_ID[app_id], {})[kind] = item["value"]
+    return [(api, found[api].get("role"), found[api].get("scope")) for api in APIS if api in found]
+
+
+def permission_names():
+    """Every application and delegated permission name the rows and the first-party ids know, sorted."""
+    names = set(n for row in ROWS for n in (row.role, row.scope) if n)
+    for doc in FIRST_PARTY_PERMISSIONS.values():
+        names.update(item["value"] for kind in ("appRoles", "oauth2PermissionScopes") for item in doc[kind])
+    return sorted(names)
+
+
+def module_names():
+    """Every module and plugin name the rows mention, sorted."""
+    return sorted(set(name for row in ROWS for name in row.modules))
+
+
+def user_403_hint(row, claims):
+    """What a 403 on a signed-in user's token means for ``row`` (from the token's ``scp`` and ``wids``), or ``None``
+    when the token is not a user token. Meant for the 403 message of ``_api_errors.api_error``."""
+    if row is None or not isinstance(claims, dict) or "scp" not in claims:
+        return None
+    if not row.scope:
+        return ("%s has no delegated permission: a user token cannot make this call; run it with an application "
+                "identity" % row.role)
+    if row.scope.lower() not in set(s.lower() for s in str(claims.get("scp") or "").split()):
+        return ("the user token lacks the delegated scope %s: declare and consent it for the app "
+                "(m365.defender.mtp_aad_app_setup, permissions[].delegated and consent)" % row.scope)
+    held = [r.name for r in (directory_role(w) for w in claims.get("wids") or []) if r]
+    return ("the token carries the delegated scope %s, so the signed-in user lacks a Defender role: assign one of "
+            "the Entra ID roles %s (the user has %s)" % (row.scope, ", ".join(roles_allowing(row_access(row))),
+                                                         ", ".join(held) or "none of them"))

@@ -101,16 +101,17 @@ class TokenHttpClient(object):
     that is not retried any more is re-raised for the auth method to word (``_auth_method_base._call``).
     """
 
-    def __init__(self, session, policy=None, tenant_id=None, warn=None, sleep=None):
+    def __init__(self, session, policy=None, tenant_id=None, warn=None, sleep=None, authority_host=None):
         self.session = session
         self.policy = policy if policy is not None else RetryPolicy()
         self.tenant_id = tenant_id
         self.warn = warn
         self.sleep = sleep  # None: _retry.RetryPolicy.run sleeps with time.sleep
         self.retries = 0
+        self.authority_host = authority_host
 
     def get(self, url, **kwargs):
-        return self._send("GET", url, kwargs)
+        return self._send("GET", user_realm_url(url, self.authority_host), kwargs)
 
     def post(self, url, **kwargs):
         return self._send("POST", url, kwargs)
@@ -158,6 +159,24 @@ class TokenHttpClient(object):
         return MtpAuthError("Could not get a token: the authority %s answered %d for tenant_id=%s after %d "
                             "retries (%s%s). %s" % (host, status, self.tenant_id, attempt, reason, note, hint),
                             error="authority_unavailable" if status != 429 else "authority_throttled", hint=hint)
+
+
+def user_realm_url(url, authority_host):
+    """``url``, or the user realm URL moved back to ``authority_host`` when that has a port.
+
+    MSAL builds the ROPC user realm discovery URL from the authority's host name alone
+    (``https://<host>/common/userrealm/<user>``), dropping the port of an ``authority_host`` such as
+    ``https://127.0.0.1:8443`` (docs/developer/reference/toolchain.md, "MSAL behaviours"). Real Entra ID hosts
+    have no port, so their URLs are left alone.
+    """
+    if not authority_host:
+        return url
+    target, parts = urlsplit(authority_host), urlsplit(url)
+    if target.port is None or parts.netloc == target.netloc or not parts.path.startswith("/common/userrealm/"):
+        return url
+    if (parts.hostname or "").lower() != (target.hostname or "").lower():
+        return url
+    return "%s://%s%s%s" % (target.scheme, target.netloc, parts.path, "?" + parts.query if parts.query else "")
 
 
 def tls_hint(adapter):

@@ -11,9 +11,11 @@ cross-process lock from msal-extensions is held around load -> acquire -> save, 
 together send one token request between them. The files hold bearer tokens in clear, like the Azure CLI's
 cache on Linux.
 
-The credential part of the name is a fingerprint, never the secret: HMAC-SHA256 of the client secret keyed
-with a random key kept (0600) in the directory (``.credential-key``), or the certificate thumbprint. A changed
-or wrong credential therefore finds no cached token and asks Entra ID, which refuses a wrong one.
+The credential part of the name is a fingerprint, never the secret: HMAC-SHA256 of the client secret (of the
+user name and password for ROPC, of the refresh token the user brought) keyed with a random key kept (0600) in
+the directory (``.credential-key``), or the certificate thumbprint. A changed or wrong credential therefore
+finds no cached token and asks Entra ID, which refuses a wrong one. Only MSAL's discovery GETs of its http
+cache are persisted, never its POST entries (their keys hash the form, password or refresh token included).
 
 ``peek_access_token`` reads a still-valid access token from the file with ``json`` alone, without MSAL or the
 lock (the file is only ever replaced whole), so a task that finds its token cached imports neither msal nor
@@ -28,6 +30,7 @@ import base64
 import binascii
 import contextlib
 import hashlib
+import heapq
 import hmac
 import io
 import json
@@ -75,10 +78,26 @@ _PICKLE_ALLOWED = frozenset((
 ))
 
 
+_INDEX_KEY = "_index_"  # msal.individual_cache._ExpiringMapping keeps its expiry index under this key
+
+
+def _persistable(http_cache):
+    """The discovery GETs of MSAL's http cache, without its POST entries (per-process throttling memory whose
+    keys hash the whole form: the password of ROPC, a refresh token)."""
+    kept = dict((k, v) for k, v in dict(http_cache).items() if not str(k).startswith("POST "))
+    index = kept.get(_INDEX_KEY)
+    if isinstance(index, tuple) and len(index) == 2 and isinstance(index[1], dict):
+        sequence, timestamps = index
+        sequence = [e for e in sequence if e[2] in kept]
+        heapq.heapify(sequence)  # the expiry index is a heap
+        kept[_INDEX_KEY] = (sequence, dict((k, v) for k, v in timestamps.items() if k in kept))
+    return kept
+
+
 def _dump_http_cache(http_cache):
     import pickle  # only when MSAL ran (the fast path never pickles)
 
-    return base64.b64encode(pickle.dumps(dict(http_cache), protocol=4)).decode("ascii")
+    return base64.b64encode(pickle.dumps(_persistable(http_cache), protocol=4)).decode("ascii")
 
 
 def _load_http_cache(text):
@@ -147,16 +166,22 @@ def credential_key(directory):
     return _read_key(path)
 
 
+# credential kind -> the letter that starts its partition name
+_PARTITION_PREFIX = {"secret": "s", "path": "f", "user": "u", "refresh_token": "r"}
+
+
 def partition_name(directory, credential):
     """The file-name part for ``credential``: ``("secret", text)`` -> ``s<HMAC>``, ``("thumbprint", hex)`` ->
-    ``c<thumbprint>``, ``("path", text)`` -> ``f<HMAC>``; ``None`` -> ``None``."""
+    ``c<thumbprint>``, ``("path", text)`` -> ``f<HMAC>``, ``("user", "<upn>\n<password>")`` -> ``u<HMAC>``,
+    ``("refresh_token", text)`` -> ``r<HMAC>`` (the refresh token the user brought, not a rotated one);
+    ``None`` -> ``None``."""
     if not credential or not credential[1]:
         return None
     kind, value = credential
     if kind == "thumbprint":
         return "c" + value.lower()[:20]
     digest = hmac.new(credential_key(directory), value.encode("utf-8"), hashlib.sha256).hexdigest()[:24]
-    return ("s" if kind == "secret" else "f") + digest
+    return _PARTITION_PREFIX.get(kind, "f") + digest
 
 
 def ensure_private_dir(path):

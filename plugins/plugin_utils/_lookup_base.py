@@ -153,28 +153,33 @@ class MtpLookupBase(LookupBase):
 
     def mtp_client(self):
         """The process-wide ``MtpClient`` for the current options (built on first use)."""
-        from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
-        from ansible_collections.m365.defender.plugins.module_utils._http import MtpClient
-        from ansible_collections.m365.defender.plugins.module_utils._session import build_session
+        return cached_client(self.mtp_adapter(), self._build_authenticator)
 
-        adapter = self.mtp_adapter()
-        values = dict((name, adapter.value(name)) for name in _CLIENT_KEY_OPTIONS)
-        secrets = _digest([adapter.value(name) for name in SECRET_OPTIONS])
-        endpoints = resolve_endpoints(adapter)
-        token_key = (endpoints.cloud, endpoints.authority_host, values["tenant_id"], values["client_id"],
-                     values["auth_method"], values["username"], secrets)
-        client_key = (_digest(values), secrets)
-        with _LOCK:
-            client = _CLIENTS.get(client_key)
-        if client is not None:
-            return client
-        check_options(adapter, warn=display.warning)
-        session = build_session(adapter)
-        inner = self._build_authenticator(adapter, endpoints, session)
-        inner.validate()
-        authenticator = CachingAuthenticator(inner, token_key)
-        client = MtpClient(adapter, authenticator=authenticator, display=_PluginDisplay(), session=session,
-                           endpoints=endpoints)
-        with _LOCK:
-            _CLIENTS.setdefault(client_key, client)
-            return _CLIENTS[client_key]
+
+def cached_client(adapter, build_authenticator):
+    """The process-wide ``MtpClient`` for ``adapter``'s options, built on first use with
+    ``build_authenticator(adapter, endpoints, session)`` (shared by the lookups and the inventory plugin)."""
+    from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
+    from ansible_collections.m365.defender.plugins.module_utils._http import MtpClient
+    from ansible_collections.m365.defender.plugins.module_utils._session import build_session
+
+    values = dict((name, adapter.value(name)) for name in _CLIENT_KEY_OPTIONS)
+    secrets = _digest([adapter.value(name) for name in SECRET_OPTIONS])
+    endpoints = resolve_endpoints(adapter)
+    token_key = (endpoints.cloud, endpoints.authority_host, values["tenant_id"], values["client_id"],
+                 values["auth_method"], values["username"], secrets)
+    client_key = (_digest(values), secrets)
+    with _LOCK:
+        client = _CLIENTS.get(client_key)
+    if client is not None:
+        return client
+    check_options(adapter, warn=display.warning)
+    session = build_session(adapter)
+    inner = build_authenticator(adapter, endpoints, session)
+    inner.validate()
+    authenticator = CachingAuthenticator(inner, token_key)
+    client = MtpClient(adapter, authenticator=authenticator, display=_PluginDisplay(), session=session,
+                       endpoints=endpoints)
+    with _LOCK:
+        _CLIENTS.setdefault(client_key, client)
+        return _CLIENTS[client_key]

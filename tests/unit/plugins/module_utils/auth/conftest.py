@@ -7,7 +7,8 @@
 ``mtp_emulator``'s token service (routes_login.py) was not ready when these tests were written, so this is a
 small stand-in built on werkzeug + trustme with the wire shapes of docs/developer/reference/defender-api.md §6 (OpenID
 configuration, v2 token endpoint for client credentials with a secret or a certificate/federated assertion,
-device code + refresh token, AADSTS error bodies) and an IMDS listener (plain HTTP). It counts every request
+device code, the password grant (ROPC, with users refused for MFA, lockout, a disabled account or missing
+consent), rotating refresh tokens, the user realm endpoint, AADSTS error bodies) and an IMDS listener (plain HTTP). It counts every request
 so tests can assert how many reach the service. It is a collaborator, not the unit under test: MSAL,
 azure-identity and the collection's auth code run for real against it.
 """
@@ -49,8 +50,37 @@ FED_KEY = "federation-signing-key-for-tests-only-0123456789"
 SIGNING_KEY = "token-service-signing-key-for-tests-only-0123456789"
 USER_UPN = "analyst@contoso.onmicrosoft.com"
 USER_OID = "bbbbbbbb-0000-0000-0000-000000000001"
+USER_PASSWORD = "Analyst-Pa55w0rd-ForTestsOnly"
+SECOND_UPN = "second.analyst@contoso.onmicrosoft.com"
+SECOND_OID = "bbbbbbbb-0000-0000-0000-000000000002"
+SECOND_PASSWORD = "Second-Pa55w0rd-ForTestsOnly"
+NOCONSENT_CLIENT_ID = "aaaaaaaa-0000-0000-0000-000000000006"  # a public client nobody consented to
+# upn -> (password, oid, AADSTS code refused with after a right password, or None)
+USERS = {
+    USER_UPN: (USER_PASSWORD, USER_OID, None),
+    SECOND_UPN: (SECOND_PASSWORD, SECOND_OID, None),
+    "mfa.user@contoso.onmicrosoft.com": ("Mfa-Pa55w0rd-ForTestsOnly", "bbbbbbbb-0000-0000-0000-000000000003", 50076),
+    "enrol.user@contoso.onmicrosoft.com": ("Enrol-Pa55w0rd-ForTestsOnly", "bbbbbbbb-0000-0000-0000-000000000004",
+                                           50079),
+    "locked.user@contoso.onmicrosoft.com": ("Locked-Pa55w0rd-ForTestsOnly", "bbbbbbbb-0000-0000-0000-000000000005",
+                                            50053),
+    "disabled.user@contoso.onmicrosoft.com": ("Disabled-Pa55w0rd-ForTestsOnly",
+                                              "bbbbbbbb-0000-0000-0000-000000000006", 50057),
+}
+USER_REFUSALS = {
+    50076: ("interaction_required", "Due to a configuration change made by your administrator, or because you "
+                                    "moved to a new location, you must use multi-factor authentication to access "
+                                    "'%s'."),
+    50079: ("interaction_required", "Due to a configuration change made by your administrator, or because you "
+                                    "moved to a new location, you must enroll in multi-factor authentication to "
+                                    "access '%s'."),
+    50053: ("invalid_grant", "Your account is locked because you've tried to sign in too many times with an "
+                             "incorrect user ID or password (%s)."),
+    50057: ("invalid_grant", "The user account is disabled (%s)."),
+}
 KNOWN_RESOURCES = ("https://graph.microsoft.com", "https://api.security.microsoft.com",
-                   "https://api.securitycenter.microsoft.com")
+                   "https://api.securitycenter.microsoft.com", "https://graph.microsoft.us",
+                   "https://api-gov.security.microsoft.us")
 
 
 def _b64url(data):
@@ -80,6 +110,7 @@ class TokenService(object):
         self.base_url = None
         self.imds_requests = []
         self.faults = []  # (status, headers) answered, in order, to the next token endpoint POSTs
+        self.issued_refresh_tokens = []  # every refresh token the service handed out, in order
 
     def fail_token_requests(self, status, count=1, retry_after=None):
         """Answer the next ``count`` token requests ``status`` (with ``Retry-After`` when given)."""
@@ -92,10 +123,11 @@ class TokenService(object):
         cert = x509.load_pem_x509_certificate(cert_pem)
         self.certs.setdefault(client_id, {})[cert.fingerprint(hashes.SHA1()).hex()] = cert.public_key()
 
-    def approve(self, user_code):
+    def approve(self, user_code, upn=USER_UPN):
         for entry in self.device_codes.values():
             if entry["user_code"] == user_code:
                 entry["approved"] = True
+                entry["upn"] = upn
                 return True
         return False
 
@@ -138,6 +170,11 @@ class TokenService(object):
         parts = request.path.strip("/").split("/")
         tenant = parts[0]
         rest = "/".join(parts[1:])
+        if tenant == "common" and len(parts) == 3 and parts[1] == "userrealm" and request.method == "GET":
+            return Response(json.dumps({"ver": "1.0", "account_type": "Managed", "domain_name": TENANT_DOMAIN,
+                                        "cloud_instance_name": "microsoftonline.com",
+                                        "cloud_audience_urn": "urn:federation:MicrosoftOnline"}),
+                            mimetype="application/json")
         if tenant not in (TENANT_ID, TENANT_DOMAIN):
             return aad_error(400, "invalid_request", 90002, "Tenant '%s' not found. Check to make sure you have the "
                                                             "correct tenant ID and are signing into the correct "
@@ -208,30 +245,60 @@ class TokenService(object):
                 return aad_error(400, "authorization_pending", 70016, "OAuth 2.0 device flow error. Authorization "
                                  "is pending. Continue polling.")
             del self.device_codes[form["device_code"]]
-            return self.user_tokens(tenant, entry["client_id"], entry["scope"])
+            return self.user_tokens(tenant, entry["client_id"], entry["scope"], entry.get("upn", USER_UPN))
         if grant == "refresh_token":
+            # rotation: a redeemed refresh token is gone; the response carries its successor
             entry = self.refresh_tokens.pop(form.get("refresh_token"), None)
             if entry is None or entry["client_id"] != client_id:
                 return aad_error(400, "invalid_grant", 70000, "Provided grant is invalid or malformed.")
-            return self.user_tokens(tenant, client_id, form.get("scope"))
+            return self.user_tokens(tenant, client_id, form.get("scope"), entry.get("upn", USER_UPN))
+        if grant == "password":
+            return self.password_grant(tenant, form)
         return aad_error(400, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
 
-    def user_tokens(self, tenant, client_id, scope_text):
+    def password_grant(self, tenant, form):
+        client_id, upn = form.get("client_id"), (form.get("username") or "").lower()
+        if client_id not in (PUBLIC_CLIENT_ID, NOCONSENT_CLIENT_ID):
+            return aad_error(400, "unauthorized_client", 700016, "Application with identifier '%s' was not found."
+                             % client_id)
+        known = USERS.get(upn)
+        if known is None or not secrets.compare_digest(form.get("password") or "", known[0]):
+            return aad_error(400, "invalid_grant", 50126, "Error validating credentials due to invalid username or "
+                                                          "password.")
+        if known[2]:
+            error, text = USER_REFUSALS[known[2]]
+            return aad_error(400, error, known[2], text % upn)
+        if client_id == NOCONSENT_CLIENT_ID:
+            return aad_error(400, "invalid_grant", 65001, "The user or administrator has not consented to use the "
+                             "application with ID '%s'. Send an interactive authorization request for this user "
+                             "and resource." % client_id)
+        return self.user_tokens(tenant, client_id, form.get("scope"), upn)
+
+    def grant_refresh_token(self, client_id, upn=USER_UPN):
+        """A refresh token the test hands to the collection as if it came from a vault."""
+        value = secrets.token_urlsafe(24)
+        with self.lock:
+            self.refresh_tokens[value] = {"client_id": client_id, "upn": upn}
+        return value
+
+    def user_tokens(self, tenant, client_id, scope_text, upn=USER_UPN):
         resource, scopes = self._resource(scope_text)
         if resource is None:
             return aad_error(400, "invalid_scope", 70011, "The provided value for the input parameter 'scope' "
                                                           "is not valid.")
+        oid = USERS[upn][1]
         now = int(time.time())
         refresh = secrets.token_urlsafe(24)
-        self.refresh_tokens[refresh] = {"client_id": client_id}
-        id_token = jwt.encode({"iss": "%s/%s/v2.0" % (self.base_url, tenant), "sub": USER_OID, "aud": client_id,
-                               "tid": tenant, "oid": USER_OID, "preferred_username": USER_UPN, "name": "Analyst",
+        self.refresh_tokens[refresh] = {"client_id": client_id, "upn": upn}
+        self.issued_refresh_tokens.append(refresh)
+        id_token = jwt.encode({"iss": "%s/%s/v2.0" % (self.base_url, tenant), "sub": oid, "aud": client_id,
+                               "tid": tenant, "oid": oid, "preferred_username": upn, "name": "Analyst",
                                "iat": now, "nbf": now, "exp": now + 3600}, SIGNING_KEY, algorithm="HS256")
         body = {"token_type": "Bearer", "scope": " ".join(scopes + ["openid", "profile", "offline_access"]),
                 "expires_in": self.token_lifetime, "ext_expires_in": self.token_lifetime,
-                "access_token": self.issue(tenant, resource, client_id, scp="AdvancedHunting.Read", oid=USER_OID),
+                "access_token": self.issue(tenant, resource, client_id, scp="AdvancedHunting.Read", oid=oid),
                 "refresh_token": refresh, "id_token": id_token,
-                "client_info": _b64url(json.dumps({"uid": USER_OID, "utid": tenant}).encode())}
+                "client_info": _b64url(json.dumps({"uid": oid, "utid": tenant}).encode())}
         return Response(json.dumps(body), mimetype="application/json")
 
     def devicecode(self, request):
@@ -351,6 +418,7 @@ def token_service(tmp_path_factory):
 def service(token_service):
     token_service.service.reset_counts()
     token_service.service.token_lifetime = 3599
+    del token_service.service.issued_refresh_tokens[:]
     del token_service.service.faults[:]
     return token_service
 

@@ -43,6 +43,8 @@ def test_parse_error_without_error_codes_reads_the_description():
     (7000215, "secret ID"), (7000222, "mtp_aad_app_setup"), (700016, "replicate"), (90002, "cloud"),
     (90038, "cloud"), (700027, "certificate_path"), (7000218, "client_secret"), (65001, "consent"),
     (70011, "resources"), (500011, "mtp_aad_app_setup"), (50126, "password"), (50076, "device_code"),
+    (50076, "auth_method=refresh_token"), (50079, "enrol"), (50053, "unlock"), (50057, "enable the account"),
+    (65001, "consent (type all_principals"), (9002313, "new refresh token"), (70000, "this client_id"),
 ])
 def test_known_codes_have_advice(code, words):
     meaning, hint = describe(code)
@@ -91,3 +93,14 @@ def test_decode_claims_rejects(bad):
     with pytest.raises(ValueError):
         decode_claims(bad)
     assert not looks_like_jwt(bad)
+
+
+def test_user_sign_in_refusal_names_the_code_and_hides_the_password():
+    body = {"error": "invalid_grant", "error_codes": [50126], "correlation_id": "c-1",
+            "error_description": "AADSTS50126: Error validating credentials for user with Pa55-word-XYZ.\r\nTrace ID: t"}
+    exc = auth_error_from_msal(body, tenant_id="contoso.onmicrosoft.com", client_id="app-1", scope="s",
+                               action="sign in username=analyst@contoso.onmicrosoft.com with a password",
+                               secrets=["Pa55-word-XYZ"])
+    assert exc.msg.startswith("Entra ID refused to sign in username=analyst@contoso.onmicrosoft.com with a password "
+                              "(AADSTS50126, invalid_grant)")
+    assert "Pa55-word-XYZ" not in exc.msg and "********" in exc.msg

@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import os
 import re
+import time
 
 import pytest
 
@@ -30,16 +31,19 @@ def options(base_options, ids):
 
 
 class UserAtBrowser(object):
-    """The display callback: records what the user is shown and approves the code like the user would."""
+    """The display callback: records what the user is shown and approves the code like the user would
+    (as ``upn``; never, when ``upn`` is None: nobody is at the browser)."""
 
-    def __init__(self, service):
+    def __init__(self, service, upn="analyst@contoso.onmicrosoft.com"):
         self.service = service
+        self.upn = upn
         self.messages = []
 
     def __call__(self, message):
         self.messages.append(message)
         code = re.search(r"enter the code (\S+) ", message).group(1)
-        assert self.service.approve(code)
+        if self.upn:
+            assert self.service.approve(code, upn=self.upn)
 
 
 def test_validate_names_missing_options():
@@ -105,3 +109,57 @@ def test_token_cache_false_is_refused_before_the_prompt(service, options, ids):
     assert exc.value.option == "token_cache"
     assert exc.value.msg.startswith("auth_method=device_code: token_cache must be a directory")
     assert user.messages == [] and service.service.count() == 0
+
+
+@pytest.mark.parametrize("value", [0, -5, "soon", True])
+def test_bad_device_code_timeout_is_refused_before_the_prompt(service, options, value):
+    options["device_code_timeout"] = value
+    user = UserAtBrowser(service.service)
+    with pytest.raises(MtpConfigError) as exc:
+        ensure_device_code_login(MtpOptionAdapter.from_dict(options), user)
+    assert exc.value.option == "device_code_timeout"
+    assert "device_code_timeout must be a whole number of seconds greater than 0, got %r" % (value,) in exc.value.msg
+    assert user.messages == [] and service.service.count() == 0
+
+
+def test_the_wait_ends_after_device_code_timeout(service, options):
+    options["device_code_timeout"] = 2
+    nobody = UserAtBrowser(service.service, upn=None)
+    started = time.time()
+    with pytest.raises(MtpAuthError) as exc:
+        ensure_device_code_login(MtpOptionAdapter.from_dict(options), nobody)
+    assert time.time() - started < 10
+    assert len(nobody.messages) == 1  # the operator was shown the code
+    assert exc.value.error == "device_code_timeout"
+    assert "nobody completed the sign-in" in exc.value.msg and "device_code_timeout=2 seconds passed" in exc.value.msg
+    assert "raise device_code_timeout" in exc.value.msg
+
+
+def test_username_picks_one_of_two_cached_accounts(service, options, ids):
+    first = dict(options, username=ids.USER_UPN)
+    second = dict(options, username=ids.SECOND_UPN)
+    ensure_device_code_login(MtpOptionAdapter.from_dict(first), UserAtBrowser(service.service, ids.USER_UPN))
+    ensure_device_code_login(MtpOptionAdapter.from_dict(second), UserAtBrowser(service.service, ids.SECOND_UPN))
+    service.service.reset_counts()
+    assert MtpAuthenticator(MtpOptionAdapter.from_dict(first)).get_token("graph").claims()["oid"] == ids.USER_OID
+    assert MtpAuthenticator(MtpOptionAdapter.from_dict(second)).get_token("graph").claims()["oid"] == ids.SECOND_OID
+    assert service.service.count("/oauth2/v2.0/token") == 0  # both from the cache
+    with pytest.raises(MtpAuthError) as exc:
+        MtpAuthenticator(MtpOptionAdapter.from_dict(options)).get_token("graph")
+    assert exc.value.error == "account_ambiguous"
+    assert "holds 2 signed-in accounts" in exc.value.msg and "set username" in exc.value.msg
+    assert ids.USER_UPN in exc.value.msg and ids.SECOND_UPN in exc.value.msg
+
+
+def test_signing_in_as_another_user_than_username_fails(service, options, ids):
+    options["username"] = ids.USER_UPN
+    with pytest.raises(MtpAuthError) as exc:
+        ensure_device_code_login(MtpOptionAdapter.from_dict(options), UserAtBrowser(service.service, ids.SECOND_UPN))
+    assert exc.value.error == "wrong_account"
+    assert "the token is for %s, but username is %s" % (ids.SECOND_UPN, ids.USER_UPN) in exc.value.msg
+
+
+def test_us_government_cloud(service, options):
+    options["cloud"] = "gcc_high"
+    token = ensure_device_code_login(MtpOptionAdapter.from_dict(options), UserAtBrowser(service.service))
+    assert token.claims()["aud"] == "https://graph.microsoft.us"

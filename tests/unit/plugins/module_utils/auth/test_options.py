@@ -180,8 +180,8 @@ def test_specs_are_fresh_dicts():
 def test_no_log_only_on_secrets():
     spec = common_argument_spec()
     secrets = sorted(k for k, v in spec.items() if v.get("no_log"))
-    assert secrets == ["access_token", "certificate_password", "client_secret"]
-    for name in ("tenant_id", "client_id"):
+    assert secrets == ["access_token", "certificate_password", "client_secret", "password", "refresh_token"]
+    for name in ("tenant_id", "client_id", "username"):
         assert spec[name].get("no_log") in (None, False)
     # names that look secret to sanity carry an explicit no_log=False
     for name in ("token_cache", "federated_token_file"):
@@ -225,4 +225,17 @@ def test_auth_method_choices():
     assert result.errors
     assert set(auth_argument_spec()["auth_method"]["choices"]) == {
         "client_secret", "certificate", "workload_identity", "managed_identity", "azure_cli", "device_code",
-        "access_token"}
+        "username_password", "refresh_token", "access_token"}
+
+
+def test_user_secrets_come_from_the_environment_and_are_masked(monkeypatch):
+    monkeypatch.setenv("AZURE_USERNAME", "analyst@contoso.onmicrosoft.com")
+    monkeypatch.setenv("AZURE_PASSWORD", "env-Passw0rd-for-tests")
+    monkeypatch.setenv("MTP_REFRESH_TOKEN", "1.Aenv-refresh-token-for-tests")
+    monkeypatch.setenv("MTP_DEVICE_CODE_TIMEOUT", "45")
+    result = ArgumentSpecValidator(common_argument_spec()).validate({})
+    params = result.validated_parameters
+    assert params["username"] == "analyst@contoso.onmicrosoft.com"
+    assert params["device_code_timeout"] == 45
+    assert {"env-Passw0rd-for-tests", "1.Aenv-refresh-token-for-tests"} <= result._no_log_values
+    assert "analyst@contoso.onmicrosoft.com" not in result._no_log_values
