@@ -25,7 +25,7 @@ import re
 
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError, MtpAuthError
 from ansible_collections.m365.defender.plugins.module_utils._jwt_claims import decode_claims
-from ansible_collections.m365.defender.plugins.module_utils._permissions import needed_permission
+from ansible_collections.m365.defender.plugins.module_utils._permissions import needed_permission, user_403_hint
 
 _REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
             410: "Gone", 412: "Precondition Failed", 429: "Too Many Requests", 500: "Internal Server Error",
@@ -115,11 +115,14 @@ def _forbidden(api, method, path, head, token, client_id):
             desc += " and scopes [%s]" % ", ".join(str(claims["scp"]).split())
         parts.append(desc + " (aud %s);" % claims.get("aud", "unknown"))
     hint = None
-    if row:
-        delegated = bool(claims.get("scp")) and not claims.get("roles")
-        need = row.scope if delegated and row.scope else row.role
-        kind = "the delegated scope " if delegated and row.scope else ""
-        parts.append("this call needs %s%s. Grant it with m365.defender.mtp_aad_app_setup (admin consent)." % (kind, need))
+    user_hint = user_403_hint(row, claims) if row else None
+    if user_hint:
+        # a signed-in user: the scope may be there and the user's own Defender role missing
+        parts.append(("this call needs the delegated scope %s; %s." % (row.scope, user_hint)) if row.scope else user_hint + ".")
+        hint = user_hint
+    elif row:
+        need = row.role
+        parts.append("this call needs %s. Grant it with m365.defender.mtp_aad_app_setup (admin consent)." % need)
         hint = "grant %s to the app and consent it (m365.defender.mtp_aad_app_setup)" % need
     if _is_legacy_hunting(api, path):
         hint = (hint + "; " if hint else "") + "if the role is granted, the legacy endpoint may be retired: use api: graph"

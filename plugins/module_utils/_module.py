@@ -43,7 +43,7 @@ HAS_MSAL = find_spec is None or find_spec("msal") is not None
 MSAL_IMPORT_ERROR = None if HAS_MSAL else "ImportError: No module named 'msal'"
 
 # auth_method values that need msal in the module process
-MSAL_METHODS = frozenset(("client_secret", "certificate", "workload_identity", "device_code"))
+MSAL_METHODS = frozenset(("client_secret", "certificate", "workload_identity", "device_code", "username_password", "refresh_token"))
 
 
 class _ModuleDisplay(object):

@@ -84,7 +84,28 @@ def test_403_in_user_context_names_the_delegated_scope():
     token = _Token({"aud": "https://api.security.microsoft.com", "scp": "Incident.Read", "upn": "ana@contoso.test"})
     exc = api_error("mtp", "POST", "/api/advancedhunting/run", 403, {}, MTP_BODY, "", token=token)
     assert "scopes [Incident.Read]" in exc.msg
-    assert "this call needs the delegated scope AdvancedHunting.Read." in exc.msg
+    assert ("this call needs the delegated scope AdvancedHunting.Read; the user token lacks the delegated scope "
+            "AdvancedHunting.Read: declare and consent it for the app (m365.defender.mtp_aad_app_setup, "
+            "permissions[].delegated and consent).") in exc.msg
+
+
+def test_403_for_a_user_holding_the_scope_names_the_missing_user_role():
+    token = _Token({"aud": "https://api.security.microsoft.com", "scp": "AdvancedHunting.Read Incident.Read",
+                    "upn": "norole@contoso.test", "wids": ["b79fbf4d-3ef9-4689-8143-76b194e85509"]})
+    exc = api_error("mtp", "POST", "/api/advancedhunting/run", 403, {}, MTP_BODY, "", token=token)
+    assert "the signed-in user lacks a Defender role: assign one of the Entra ID roles " in exc.msg
+    assert "Security Reader" in exc.msg and "Security Operator" in exc.msg
+    assert "(the user has none of them)" in exc.msg
+    assert "Grant it with m365.defender.mtp_aad_app_setup" not in exc.msg
+    assert exc.hint.startswith("the token carries the delegated scope AdvancedHunting.Read, so the signed-in user")
+
+
+def test_403_for_a_reader_on_a_write_names_the_writer_roles():
+    token = _Token({"aud": "https://api.security.microsoft.com", "scp": "Incident.ReadWrite",
+                    "upn": "reader@contoso.test", "wids": ["5d6b6bb7-de71-4623-b4af-96380a352509"]})
+    exc = api_error("mtp", "PATCH", "/api/incidents/7", 403, {}, MTP_BODY, "", token=token)
+    assert "(the user has Security Reader)" in exc.msg
+    assert "Security Operator" in exc.msg
 
 
 def test_legacy_hunting_404_says_it_retires():
