@@ -44,7 +44,11 @@ venv-eda: $(VENVEDA)/.stamp
 demo: venv
 	@bash tools/demo.sh $(VENV)
 
-test: test-emulator test-py311 test-py312 test-docs test-lint test-molecule test-examples test-eda test-rulebook
+# Two suites at a time (this is a 2-core machine and the integration suites mostly wait on the emulator); each
+# suite's output is printed whole when it ends. The longest suites start first.
+SUITES := test-py311 test-py312 test-emulator test-molecule test-lint test-docs test-examples test-eda test-rulebook
+test: venv venv312 venv-eda
+	$(MAKE) --no-print-directory -j2 --output-sync=target $(SUITES)
 	@echo "make test: all suites passed"
 
 test-emulator: venv

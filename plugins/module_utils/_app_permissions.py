@@ -26,6 +26,7 @@ from ansible_collections.m365.defender.plugins.module_utils._permissions import 
     RESOURCE_APP_IDS,
     RESOURCE_LABELS,
     canonical_api,
+    permissions_for,
 )
 
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -72,16 +73,23 @@ def resource_app_id(resource):
         option="permissions")
 
 
-def merge_requests(permissions, presets):
-    """Presets + explicit permissions -> ordered ``[(app_id, {"application": [...], "delegated": [...]})]``."""
-    merged = {}
-    order = []
+def _preset_entries(presets, option, kind):
     entries = []
     for preset in presets or []:
         if preset not in PRESETS:
-            raise MtpConfigError("presets: unknown preset %r; valid presets: %s"
-                                 % (preset, ", ".join(sorted(PRESETS))), option="presets")
-        entries.extend(PRESETS[preset])
+            raise MtpConfigError("%s: unknown preset %r; valid presets: %s"
+                                 % (option, preset, ", ".join(sorted(PRESETS))), option=option)
+        entries.extend(permissions_for(preset, kind))
+    return entries
+
+
+def merge_requests(permissions, presets, delegated_presets=None):
+    """Presets (application permissions), delegated presets (the registry rows' ``scope``) + explicit
+    permissions -> ordered ``[(app_id, {"application": [...], "delegated": [...]})]``."""
+    merged = {}
+    order = []
+    entries = _preset_entries(presets, "presets", "application")
+    entries.extend(_preset_entries(delegated_presets, "delegated_presets", "delegated"))
     entries.extend(permissions or [])
     for entry in entries:
         app_id = resource_app_id(entry.get("resource"))
@@ -269,16 +277,24 @@ def merged_scope(current, names, purge):
     return current + [s for s in names if s not in current]
 
 
-def grant_changes(current_grants, wanted, purge):
+def _grant_of(grant, principal_id):
+    """Whether ``grant`` is the ``AllPrincipals`` grant (``principal_id`` None) or the user's Principal grant."""
+    if principal_id is None:
+        return grant.get("consentType", "AllPrincipals") == "AllPrincipals"
+    return grant.get("consentType") == "Principal" and (grant.get("principalId") or "").lower() == principal_id.lower()
+
+
+def grant_changes(current_grants, wanted, purge, principal_id=None):
     """``wanted``: ``{resource_sp_id: [scope names]}``. Returns a list of actions:
     ``("create", resource_id, scope)``, ``("update", grant, scope)``, ``("delete", grant, None)``.
 
-    Grants are merged, never deleted and recreated; scope order of existing grants is kept.
+    Only the grants for ``principal_id`` (``None``: the ``AllPrincipals`` grants) are looked at. Grants are
+    merged, never deleted and recreated; scope order of existing grants is kept.
     """
     actions = []
     by_resource = {}
     for grant in current_grants or []:
-        if grant.get("consentType", "AllPrincipals") != "AllPrincipals":
+        if not _grant_of(grant, principal_id):
             continue
         by_resource.setdefault(grant.get("resourceId", "").lower(), grant)
     for resource_id in sorted(wanted):
@@ -336,9 +352,10 @@ def role_name(sp_docs, resource_id, role_id):
     return "%s:%s" % (resource_id, role_id)
 
 
-def permission_view(app, assignments, grants, sp_docs):
+def permission_view(app, assignments, grants, sp_docs, principals=None):
     """The permission part of the diff: sorted ``required_resource_access`` and ``app_role_assignments``
-    labels, and ``delegated_grants`` as ``{resource label: sorted scopes}``."""
+    labels, and ``delegated_grants`` as ``{resource label: sorted scopes}`` (a user's Principal grant as
+    ``"<resource label> for <user>"``, the user as ``principals`` names it: ``{object id: upn}``)."""
     by_id = permission_labels(sp_docs)
     rra = []
     for app_id, items in rra_to_sets(app.get("requiredResourceAccess")).items():
@@ -355,6 +372,9 @@ def permission_view(app, assignments, grants, sp_docs):
     for grant in grants or []:
         app_id = sp_app.get(grant.get("resourceId"))
         label = resource_label(app_id, sp_docs.get(app_id)) if app_id else grant.get("resourceId")
+        if grant.get("consentType") == "Principal":
+            pid = (grant.get("principalId") or "").lower()
+            label = "%s for %s" % (label, (principals or {}).get(pid, pid))
         grant_view[label] = sorted(split_scope(grant.get("scope")))
     return {"required_resource_access": sorted(rra), "app_role_assignments": sorted(ara),
             "delegated_grants": grant_view}

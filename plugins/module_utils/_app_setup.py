@@ -9,7 +9,8 @@ adopted or upserted by its ``uniqueName``, so a replayed create can never make a
 service principal, app role assignments, delegated grants and the credential; or, for ``state: absent``,
 their removal. Every input is checked before the first write (:meth:`AppSetup.validate`). In check mode each
 step records its write in ``plan`` and predicts its result instead of writing. The pieces live beside it:
-permissions in ``_app_permissions.py``, credentials in ``_app_credentials.py``, the readiness probe in
+permissions in ``_app_permissions.py``, delegated consent and the public-client settings in ``_app_consent.py``
+(the ``ensure_grants`` step), credentials in ``_app_credentials.py``, the readiness probe in
 ``_app_readiness.py`` and the Graph calls (docs/developer/reference/graph-app-setup.md §12, §13) in
 ``_graph_directory.py``.
 """
@@ -20,6 +21,14 @@ __metaclass__ = type
 
 import datetime
 
+from ansible_collections.m365.defender.plugins.module_utils._app_consent import (
+    ConsentSteps,
+    check_client_type,
+    client_type_changes,
+    client_type_of,
+    consent_setting,
+    principal_labels,
+)
 from ansible_collections.m365.defender.plugins.module_utils._app_credentials import (
     cert_metadata,
     certificate_entry,
@@ -46,7 +55,6 @@ from ansible_collections.m365.defender.plugins.module_utils._app_permissions imp
     default_unique_name,
     desired_rra,
     first_party_api,
-    grant_changes,
     merge_requests,
     permission_view,
     resolve_permissions,
@@ -85,7 +93,10 @@ def prepare_params(params):
             raise MtpConfigError("unique_name or display_name is required", option="unique_name")
         params["unique_name"] = default_unique_name(params["display_name"])
     validate_unique_name(params["unique_name"])
-    merge_requests(params.get("permissions"), params.get("presets"))  # unknown presets and resources
+    # unknown presets and resources
+    merge_requests(params.get("permissions"), params.get("presets"), params.get("delegated_presets"))
+    params["credential"] = check_client_type(params)  # a public client has no secret or certificate
+    consent_setting(params.get("consent"))
     if params.get("app_id") and params.get("adopt_by_display_name"):
         raise MtpConfigError("app_id and adopt_by_display_name are mutually exclusive", option="app_id")
     cert = params.get("certificate") or {}
@@ -116,11 +127,11 @@ def failure_extras(setup):
     return partial
 
 
-class AppSetup:
+class AppSetup(ConsentSteps):
     """One ``mtp_aad_app_setup`` run. ``params`` are the module options; ``client`` an ``MtpClient``."""
 
     def __init__(self, client, params, check_mode=False, warn=None, sleep=None, clock=None, now=_utcnow, probe=None):
-        self.p = params
+        self.p = dict(params)
         self.check_mode = check_mode
         self.warn = warn or (lambda msg: None)
         self.now = now
@@ -134,6 +145,7 @@ class AppSetup:
         # what exists so far, returned with a failure so a created secret is never lost (module main())
         self.partial = {}
         self._requests = []
+        self._labels = {}  # {user object id: user as given in consent.users}, for the diff
 
     @property
     def credential(self):
@@ -156,7 +168,10 @@ class AppSetup:
 
     def run(self):
         validate_unique_name(self.p["unique_name"])
-        self._requests = merge_requests(self.p.get("permissions"), self.p.get("presets"))
+        self._requests = merge_requests(self.p.get("permissions"), self.p.get("presets"),
+                                        self.p.get("delegated_presets"))
+        self.p["credential"] = check_client_type(self.p)
+        consent_setting(self.p.get("consent"))
         if self.p.get("state", "present") == "absent":
             return self.run_absent()
         return self.run_present()
@@ -229,6 +244,9 @@ class AppSetup:
         offline = dict(sp_docs, **dict((a, FIRST_PARTY_PERMISSIONS[a]) for a in missing))
         resolved = resolve_permissions(self._requests, offline)
         app, adopted, restored = self._existing(app)
+        self.p["credential"] = check_client_type(self.p, app or restored or {})
+        user_ids = self.resolve_users()  # consent.users, before any write
+        self._labels = principal_labels(user_ids)
         sp, assignments, grants, fics = self._client_side(app)
         before = self._view(app, sp, assignments, grants, sp_docs, self._current_credential(app, fics))
 
@@ -240,7 +258,7 @@ class AppSetup:
         app, predicted = self.ensure_application(app, resolved)
         sp = self.ensure_client_sp(app, sp)
         assignments = self.ensure_assignments(sp, sp_docs, resolved, assignments)
-        grants = self.ensure_grants(sp, sp_docs, resolved, grants)
+        grants = self.ensure_grants(sp, wanted_scopes(resolved, sp_docs), grants, user_ids)
         cred_meta = self.ensure_credential(app, fics)
         after = self._view(predicted, sp or {"id": "(new)"}, assignments, grants, sp_docs, cred_meta)
         if self.p.get("wait_for_ready") and not self.check_mode and self.probe is not None:
@@ -249,6 +267,7 @@ class AppSetup:
                   "object_id": (app or {}).get("id"), "service_principal_id": (sp or {}).get("id"),
                   "display_name": predicted["displayName"], "permissions": resolved,
                   "consented": consented(resolved, sp_docs, assignments), "credential": cred_meta,
+                  "client_type": client_type_of(predicted), "delegated_grants": self.grant_result(grants, sp_docs),
                   "plan": self.plan, "diff": make_diff(before, after)}
         result.update((k, True) for k, v in (("adopted", adopted), ("restored", restored)) if v is not None)
         if self.secret_value is not None:
@@ -279,7 +298,10 @@ class AppSetup:
         target = desired_rra(current_rra, resolved, p.get("purge_permissions"))
         display_name = p.get("display_name") or (app or {}).get("displayName") or unique_name
         body = {"displayName": display_name, "requiredResourceAccess": sets_to_rra(target)}
-        differs = app is None or rra_to_sets(current_rra) != target \
+        kind = client_type_changes(app, p.get("client_type"), p.get("cloud"))
+        body.update(kind)
+        self._warn_credentials_kept(app, kind)
+        differs = app is None or rra_to_sets(current_rra) != target or bool(kind) \
             or changes(app, {"displayName": p.get("display_name"), "uniqueName": unique_name})
         if differs and app is not None and app.get("uniqueName") is None:
             # adoption of a legacy app: set its uniqueName once (allowed while it is null)
@@ -294,9 +316,19 @@ class AppSetup:
                                   "create the app (upsert)" if app is None else "update the app",
                                   lambda: self.dir.upsert_app(unique_name, body, app))
             app = written if written is not None else app
-        predicted = predict(app or {"id": None, "appId": None}, {"displayName": display_name, "uniqueName": unique_name,
-                                                                 "requiredResourceAccess": sets_to_rra(target)})
+        predicted = predict(app or {"id": None, "appId": None},
+                            dict(kind, displayName=display_name, uniqueName=unique_name,
+                                 requiredResourceAccess=sets_to_rra(target)))
         return (predicted if app is not None else None), predicted
+
+    def _warn_credentials_kept(self, app, kind):
+        """A confidential app made public in place keeps its secrets and certificates: say so."""
+        if app is None or kind.get("isFallbackPublicClient") is not True:
+            return
+        held = len(app.get("passwordCredentials") or []) + len(app.get("keyCredentials") or [])
+        if held:
+            self.warn("client_type=public: the app was confidential and still holds %d client secret(s) or "
+                      "certificate(s); they are kept (remove them in Entra ID when nothing uses them)" % held)
 
     def ensure_client_sp(self, app, sp):
         if sp is not None:
@@ -320,27 +352,6 @@ class AppSetup:
                          "remove app role %s" % role_name(sp_docs, assignment["resourceId"], assignment["appRoleId"]),
                          role=ROLE_ASSIGN)
             after.remove(assignment)
-        return after
-
-    def ensure_grants(self, sp, sp_docs, resolved, grants):
-        """Delegated grants (merged, never recreated); returns them as they now are."""
-        after = [dict(g) for g in grants]
-        for action, target, scope in grant_changes(grants, wanted_scopes(resolved, sp_docs),
-                                                   self.p.get("purge_permissions")):
-            if action == "create":
-                self._apply("POST", "/oauth2PermissionGrants", "grant delegated scopes %s" % scope,
-                            lambda t=target, s=scope: self.dir.create_grant(sp["id"], t, s))
-                after.append({"resourceId": target, "scope": scope, "consentType": "AllPrincipals"})
-            elif action == "update":
-                self._apply("PATCH", "/oauth2PermissionGrants/%s" % target["id"], "set delegated scopes %s" % scope,
-                            lambda t=target, s=scope: self.dir.update_grant(t["id"], s))
-                for grant in after:
-                    if grant.get("id") == target["id"]:
-                        grant["scope"] = scope
-            else:
-                self._remove(target, "/oauth2PermissionGrants/%s" % target["id"], "remove delegated grant",
-                             role=ROLE_GRANT)
-                after = [g for g in after if g.get("id") != target["id"]]
         return after
 
     # --- the credential -----------------------------------------------------------------------------
@@ -446,9 +457,12 @@ class AppSetup:
     def _view(self, app, sp, assignments, grants, sp_docs, credential):
         if app is None:
             return dict(EMPTY_VIEW)
-        view = {"application": {"display_name": app.get("displayName"), "unique_name": app.get("uniqueName")},
+        view = {"application": {"display_name": app.get("displayName"), "unique_name": app.get("uniqueName"),
+                                "client_type": client_type_of(app),
+                                "public_client_redirect_uris": sorted((app.get("publicClient") or {}).get(
+                                    "redirectUris") or [])},
                 "service_principal": bool(sp), "credential": credential}
-        view.update(permission_view(app, assignments, grants, sp_docs))
+        view.update(permission_view(app, assignments, grants, sp_docs, self._labels))
         return view
 
     def _current_credential(self, app, fics):

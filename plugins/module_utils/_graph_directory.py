@@ -29,7 +29,8 @@ from ansible_collections.m365.defender.plugins.module_utils._retry import (
     wait_until,
 )
 
-APP_SELECT = "id,appId,displayName,uniqueName,requiredResourceAccess,passwordCredentials,keyCredentials"
+APP_SELECT = "id,appId,displayName,uniqueName,requiredResourceAccess,passwordCredentials,keyCredentials," \
+    "isFallbackPublicClient,publicClient"
 SP_SELECT = "id,appId,appRoles,oauth2PermissionScopes"
 
 ROLE_APP_WRITE = "Application.ReadWrite.All"
@@ -363,9 +364,10 @@ class Directory:
         self.write("PATCH", "/oauth2PermissionGrants/%s" % grant_id, json={"scope": scope}, idempotent=True,
                    role=ROLE_GRANT)
 
-    def _merge_grant(self, client_id, resource_id, scope):
-        listing = self.client.get("graph", "/oauth2PermissionGrants", params={
-            "$filter": "clientId eq '%s' and consentType eq 'AllPrincipals'" % client_id}).json
+    def _merge_grant(self, client_id, resource_id, scope, principal_id=None):
+        who = "principalId eq '%s'" % principal_id if principal_id else "consentType eq 'AllPrincipals'"
+        flt = "clientId eq '%s' and %s" % (client_id, who)
+        listing = self.client.get("graph", "/oauth2PermissionGrants", params={"$filter": flt}).json
         for grant in listing.get("value", []):
             if grant.get("resourceId") == resource_id:
                 have = [s for s in (grant.get("scope") or "").split(" ") if s]
@@ -376,12 +378,14 @@ class Directory:
         return None
 
     @ErrorHandler.common("grant the delegated scopes {scope}")
-    def create_grant(self, client_id, resource_id, scope):
-        """A conflict or a lost answer merges into the grant that exists."""
+    def create_grant(self, client_id, resource_id, scope, principal_id=None):
+        """An ``AllPrincipals`` grant, or with ``principal_id`` the user's ``Principal`` grant (§5). A conflict or
+        a lost answer merges into the grant that exists."""
         def merge():
-            return self._merge_grant(client_id, resource_id, scope)
+            return self._merge_grant(client_id, resource_id, scope, principal_id)
 
-        body = {"clientId": client_id, "consentType": "AllPrincipals", "resourceId": resource_id, "scope": scope}
+        body = {"clientId": client_id, "consentType": "Principal" if principal_id else "AllPrincipals",
+                "principalId": principal_id, "resourceId": resource_id, "scope": scope}
         return self.write("POST", "/oauth2PermissionGrants", json=body, idempotent=False, fresh=True, role=ROLE_GRANT,
                           reconcile=merge, on_conflict=merge)
 

@@ -26,8 +26,11 @@ description:
     after a lost answer, the directory is read and reconciled first.
   - The identity running this module needs the Graph application permissions C(Application.ReadWrite.All),
     C(AppRoleAssignment.ReadWrite.All) (application permissions) and C(DelegatedPermissionGrant.ReadWrite.All)
-    (delegated permissions). These are Tier-0 grade; use a short-lived onboarding identity, separate from the
-    identity that then runs hunting queries.
+    (delegated permissions), and C(User.Read.All) to resolve O(consent.users). These are Tier-0 grade; use a
+    short-lived onboarding identity, separate from the identity that then runs hunting queries.
+  - A native app (O(client_type=public)) signs users in (device code, interactive) and calls the APIs with their
+    delegated permissions; declare them in O(permissions[].delegated) or O(delegated_presets) and consent them with
+    O(consent).
 author:
   - m365.defender contributors (@m365-defender)
 options:
@@ -81,7 +84,12 @@ options:
         default: []
       delegated:
         description:
-          - Delegated permissions (scopes) by name, for example V(Incident.Read); consented for all users.
+          - Delegated permissions (scopes) by name, for example V(AdvancedHunting.Read) or V(Incident.Read) on
+            V(mtp), V(AdvancedQuery.Read) on V(wdatp), V(SecurityIncident.Read.All) on V(graph). Raw scope ids
+            (GUIDs) are accepted as an escape hatch.
+          - They are resolved to scope ids through the resource's C(oauth2PermissionScopes) and written to
+            C(requiredResourceAccess) as type C(Scope); O(consent) says who they are consented for.
+          - A name that only exists as an application permission fails, naming the option and the value.
         type: list
         elements: str
         default: []
@@ -101,6 +109,62 @@ options:
     type: list
     elements: str
     default: []
+  delegated_presets:
+    description:
+      - The same preset names as O(presets), as delegated permissions (scopes), each registry row's delegated
+        scope. V(hunting) is Graph C(ThreatHunting.Read.All) and MTP C(AdvancedHunting.Read); V(incidents_read)
+        is Graph C(SecurityIncident.Read.All), C(SecurityAlert.Read.All) and MTP C(Incident.Read);
+        V(incidents_write) is Graph C(SecurityIncident.ReadWrite.All), C(SecurityAlert.ReadWrite.All) and MTP
+        C(Incident.ReadWrite); V(detections), V(indicators) and V(response) likewise.
+      - Merged with O(permissions[].delegated); consented as O(consent) says.
+    type: list
+    elements: str
+    default: []
+    version_added: 0.3.0
+  client_type:
+    description:
+      - V(confidential) is an app that authenticates with its own credential (O(credential)).
+      - V(public) is a native app for user context (device code, interactive sign-in); C(isFallbackPublicClient)
+        is set and the native-client redirect URI of the cloud's login host
+        (C(https://login.microsoftonline.com/common/oauth2/nativeclient), C(login.microsoftonline.us) for
+        O(cloud=gcc_high) and O(cloud=dod)) is added to C(publicClient.redirectUris); other redirect URIs are kept.
+        A public client gets no credential; O(credential=secret), O(credential=certificate),
+        O(credential=federated), O(secret_dest), O(certificate) or O(federated) fail before anything is written.
+      - Not set, a new app is created V(confidential) and an existing app keeps its type (a public app then gets no
+        credential either).
+      - An existing app is switched in place (never recreated); a confidential app made public keeps the secrets
+        and certificates it holds (a warning says so). V(confidential) on a public app turns
+        C(isFallbackPublicClient) off.
+    type: str
+    choices: [confidential, public]
+    version_added: 0.3.0
+  consent:
+    description:
+      - Who the delegated permissions are consented for (C(oauth2PermissionGrants)); not set means
+        O(consent.type=all_principals). Application permissions are always consented (app role assignments).
+      - Scopes are merged into the grants that exist (their C(scope) is PATCHed, a grant is never deleted and
+        recreated); scopes this task did not ask for are kept unless O(purge_permissions=true).
+    type: dict
+    version_added: 0.3.0
+    suboptions:
+      type:
+        description:
+          - V(all_principals) is admin consent for every user of the tenant, one C(AllPrincipals) grant per resource
+            service principal.
+          - V(principal) consents for O(consent.users) only, one C(Principal) grant per user and resource. With
+            O(purge_permissions=true) the Principal grants of users not listed are removed.
+          - V(none) declares the delegated permissions without consenting them (users or an admin consent later).
+        type: str
+        choices: [all_principals, principal, none]
+        default: all_principals
+      users:
+        description:
+          - With O(consent.type=principal), the users by user principal name (V(analyst@contoso.com)) or object
+            id. A user that does not exist fails, naming it, before anything is written.
+          - Resolving them needs the Graph permission C(User.Read.All) (or C(Directory.Read.All)).
+        type: list
+        elements: str
+        default: []
   purge_permissions:
     description:
       - V(false) adds the requested permissions and keeps others. V(true) makes the declared permissions, app role
@@ -115,9 +179,10 @@ options:
         certificates are kept.
       - V(federated) creates or updates the federated identity credential O(federated).
       - V(none) leaves credentials alone.
+      - Not set means V(secret), or V(none) for a public client (O(client_type=public), or an existing public app
+        when O(client_type) is not set).
     type: str
     choices: [secret, certificate, federated, none]
-    default: secret
   rotate_before_days:
     description:
       - Add a new secret when the newest managed secret ends within this many days. The old one is kept until it
@@ -205,7 +270,7 @@ attributes:
     details: Every read is made and the planned Graph calls are returned in RV(plan); nothing is written.
   diff_mode:
     support: full
-    details: Permissions, app role assignments, delegated grants and credential metadata (never secret values).
+    details: Permissions, app role assignments, delegated grants, the client type and credential metadata (never secret values).
 notes:
   - Never put O(unique_name) on an app you do not own; it cannot be changed afterwards.
   - Deleting the app (O(state=absent)) is never done as a rollback of a failed create.
@@ -259,6 +324,31 @@ EXAMPLES = r"""
     credential: certificate
     certificate:
       path: /etc/soc/app.pem
+
+- name: A native app for user context, consented for every user (admin consent)
+  m365.defender.mtp_aad_app_setup:
+    unique_name: mtp-soc-runbooks
+    display_name: SOC runbooks (native)
+    client_type: public
+    delegated_presets: [hunting]
+    permissions:
+      - resource: mtp
+        delegated: [Incident.Read]
+      - resource: graph
+        delegated: [SecurityIncident.Read.All]
+    consent:
+      type: all_principals
+
+- name: Consent one more delegated scope for two named users only
+  m365.defender.mtp_aad_app_setup:
+    unique_name: mtp-soc-runbooks
+    client_type: public
+    permissions:
+      - resource: mtp
+        delegated: [Incident.ReadWrite]
+    consent:
+      type: principal
+      users: [analyst@contoso.com, lead@contoso.com]
 
 - name: Remove the app (soft delete)
   m365.defender.mtp_aad_app_setup:
@@ -317,6 +407,34 @@ consented:
   description: Whether every requested application permission is granted (app role assigned).
   returned: state is present
   type: bool
+client_type:
+  description: V(public) (C(isFallbackPublicClient) set) or V(confidential).
+  returned: state is present
+  type: str
+  sample: public
+  version_added: 0.3.0
+delegated_grants:
+  description: The app's delegated permission grants (C(oauth2PermissionGrants)) after the run.
+  returned: state is present
+  type: list
+  elements: dict
+  version_added: 0.3.0
+  sample: [{resource: mtp, consent_type: AllPrincipals, principal: null, scopes: [AdvancedHunting.Read]},
+           {resource: mtp, consent_type: Principal, principal: analyst@contoso.com, scopes: [Incident.ReadWrite]}]
+  contains:
+    resource:
+      description: V(mtp), V(wdatp), V(graph) or the resource service principal id.
+      type: str
+    consent_type:
+      description: V(AllPrincipals) or V(Principal).
+      type: str
+    principal:
+      description: For a C(Principal) grant, the user as given in O(consent.users) (else its object id).
+      type: str
+    scopes:
+      description: The consented scope names, sorted.
+      type: list
+      elements: str
 credential:
   description: Metadata of the managed credential (never its value).
   returned: state is present
@@ -369,8 +487,14 @@ def argument_spec():
             delegated=dict(type="list", elements="str", default=[]),
         )),
         presets=dict(type="list", elements="str", default=[]),
+        delegated_presets=dict(type="list", elements="str", default=[]),
+        client_type=dict(type="str", choices=["confidential", "public"]),
+        consent=dict(type="dict", options=dict(
+            type=dict(type="str", choices=["all_principals", "principal", "none"], default="all_principals"),
+            users=dict(type="list", elements="str", default=[]),
+        )),
         purge_permissions=dict(type="bool", default=False),
-        credential=dict(type="str", choices=["secret", "certificate", "federated", "none"], default="secret"),
+        credential=dict(type="str", choices=["secret", "certificate", "federated", "none"]),
         rotate_before_days=dict(type="int", default=30),
         secret_lifetime_days=dict(type="int", default=365, no_log=False),
         secret_dest=dict(type="path"),

@@ -9,6 +9,7 @@ oauth2PermissionGrants, credentials (passwords, certificates, federated identity
 | :mod:`.service_principals` | ``/servicePrincipals`` and their navigations |
 | :mod:`.grants` | app role assignments and ``/oauth2PermissionGrants`` |
 | :mod:`.deleted_items` | ``/directory/deletedItems`` |
+| :mod:`.users` | ``/users`` (read-only: list, by id or userPrincipalName) |
 | :mod:`.common` | permissions, property sets, the caller (:class:`~.common.Ctx`), bodies, responses, views |
 
 Paths are parsed here (not by Flask converters) so that OData alternate keys work everywhere:
@@ -37,10 +38,11 @@ from .common import GRAPH_AUDIENCES, authenticate, json_response, read_body, unk
 from .deleted_items import deleted_items
 from .grants import permission_grants
 from .service_principals import service_principals
+from .users import users
 
 HANDLERS = {"applications": applications, "servicePrincipals": service_principals,
-            "oauth2PermissionGrants": permission_grants}
-COLLECTIONS = ("applications", "servicePrincipals", "oauth2PermissionGrants")
+            "oauth2PermissionGrants": permission_grants, "users": users}
+COLLECTIONS = ("applications", "servicePrincipals", "oauth2PermissionGrants", "users")
 METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
 
 

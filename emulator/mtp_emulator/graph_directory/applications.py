@@ -135,6 +135,19 @@ def check_password_credentials(value, current: list[dict]) -> None:
         raise bad_request(msg)
 
 
+def check_public_client(value: dict) -> None:
+    """``publicClient``: only ``redirectUris``, a list of at most 256 absolute URIs without wildcards (https,
+    ``http://localhost`` or a custom scheme such as ``ms-appx-web://``)."""
+    check_props(value, {"redirectUris"}, "publicClientApplication")
+    uris = value.get("redirectUris", [])
+    if not isinstance(uris, list) or len(uris) > 256:
+        raise invalid_value("publicClient", "Application")
+    for uri in uris:
+        if not isinstance(uri, str) or "*" in uri or "://" not in uri or len(uri) > 256 \
+                or (uri.startswith("http://") and not uri.startswith(("http://localhost", "http://127.0.0.1"))):
+            raise invalid_value("publicClient", "Application")
+
+
 def merge_complex(current, new):
     if isinstance(current, dict) and isinstance(new, dict):
         out = dict(current)
@@ -182,9 +195,14 @@ def apply_app_changes(ctx: Ctx, app: dict, body: dict, creating: bool) -> None:
         elif key in APP_LISTS:
             if not isinstance(value, list):
                 raise invalid_value(key, "Application")
+        elif key == "isFallbackPublicClient":
+            if value is not None and not isinstance(value, bool):
+                raise invalid_value(key, "Application")
         elif key in APP_COMPLEX:
             if value is not None and not isinstance(value, dict):
                 raise invalid_value(key, "Application")
+            if key == "publicClient" and value is not None:
+                check_public_client(value)
             value = merge_complex(app.get(key), value)
         elif value is not None and isinstance(value, (dict, list)):
             raise invalid_value(key, "Application")

@@ -209,3 +209,64 @@ def test_permission_view_labels(sp_docs):
                     "app_role_assignments": ["wdatp:Alert.Read.All"],
                     "delegated_grants": {"mtp": ["AdvancedHunting.Read", "Incident.Read"]}}
     assert m.role_name(sp_docs, "sp-graph", THREAT_HUNTING_ROLE) == "graph:ThreatHunting.Read.All"
+
+
+# --- delegated permissions: presets, Principal grants, the diff view -------------------------------------
+
+def test_delegated_presets_map_to_the_rows_scopes():
+    assert m.merge_requests([], [], ["hunting", "incidents_read"]) == [
+        (GRAPH, {"application": [], "delegated": ["ThreatHunting.Read.All", "SecurityIncident.Read.All",
+                                                  "SecurityAlert.Read.All"]}),
+        (MTP, {"application": [], "delegated": ["AdvancedHunting.Read", "Incident.Read"]}),
+    ]
+    # merged with explicit delegated names and application presets, no repeats
+    assert m.merge_requests([{"resource": "mtp", "delegated": ["Incident.Read", "Incident.ReadWrite"]}],
+                            ["hunting"], ["incidents_read"])[1] == (
+        MTP, {"application": ["AdvancedHunting.Read.All"], "delegated": ["Incident.Read", "Incident.ReadWrite"]})
+
+
+def test_unknown_delegated_preset_names_the_option():
+    with pytest.raises(MtpConfigError) as err:
+        m.merge_requests([], [], ["huntin"])
+    assert err.value.option == "delegated_presets"
+    assert str(err.value).startswith("delegated_presets: unknown preset 'huntin'; valid presets: detections, hunting")
+
+
+def test_delegated_names_resolve_to_scope_ids_and_rra_type_scope(sp_docs):
+    requests = m.merge_requests([{"resource": "mtp", "delegated": ["AdvancedHunting.Read"]}], [])
+    resolved = m.resolve_permissions(requests, sp_docs)
+    assert resolved == [{"resource": "mtp", "resource_app_id": MTP, "type": "delegated",
+                         "name": "AdvancedHunting.Read", "id": ADV_HUNTING_SCOPE}]
+    assert m.sets_to_rra(m.desired_rra([], resolved, False)) == [
+        {"resourceAppId": MTP, "resourceAccess": [{"id": ADV_HUNTING_SCOPE, "type": "Scope"}]}]
+
+
+def test_application_only_name_as_delegated_names_option_and_value(sp_docs):
+    with pytest.raises(MtpConfigError) as err:
+        m.resolve_permissions(m.merge_requests([{"resource": "mtp", "delegated": ["Incident.Read.All"]}], []), sp_docs)
+    assert err.value.option == "permissions"
+    assert str(err.value) == ("permissions: Incident.Read.All on mtp is an application permission (app role), not a "
+                              "delegated permission; list it under application, or pick one of the delegated "
+                              "permissions: AdvancedHunting.Read, Incident.Read")
+
+
+def test_principal_grants_are_planned_per_user():
+    grants = [{"id": "g-all", "resourceId": "R", "scope": "A", "consentType": "AllPrincipals", "principalId": None},
+              {"id": "g-u1", "resourceId": "R", "scope": "B", "consentType": "Principal", "principalId": "U1"}]
+    # the AllPrincipals grant is not touched by a user's plan, and the other way round
+    assert m.grant_changes(grants, {"R": ["A"]}, purge=False) == []
+    assert m.grant_changes(grants, {"R": ["C"]}, purge=False, principal_id="u1") == [("update", grants[1], "B C")]
+    assert m.grant_changes(grants, {"R": ["C"]}, purge=False, principal_id="u2") == [("create", "R", "C")]
+    assert m.grant_changes(grants, {"R": ["C"]}, purge=True, principal_id="u1") == [("update", grants[1], "C")]
+
+
+def test_permission_view_labels_principal_grants(sp_docs):
+    grants = [{"resourceId": "sp-mtp", "scope": "Incident.Read", "consentType": "AllPrincipals"},
+              {"resourceId": "sp-mtp", "scope": "AdvancedHunting.Read Incident.Read", "consentType": "Principal",
+               "principalId": "U1"},
+              {"resourceId": "sp-graph", "scope": "ThreatHunting.Read.All", "consentType": "Principal",
+               "principalId": "u9"}]
+    view = m.permission_view({}, [], grants, sp_docs, {"u1": "analyst@contoso.com"})
+    assert view["delegated_grants"] == {"mtp": ["Incident.Read"],
+                                        "mtp for analyst@contoso.com": ["AdvancedHunting.Read", "Incident.Read"],
+                                        "graph for u9": ["ThreatHunting.Read.All"]}

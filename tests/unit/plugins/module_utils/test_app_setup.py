@@ -439,3 +439,167 @@ def test_check_mode_refuses_bad_input_too():
     emu = Emu()
     with pytest.raises(MtpConfigError, match="federated.name"):
         emu.run(check_mode=True, credential="federated", federated=dict(GOOD_FED, name="a b"), presets=["hunting"])
+
+
+# =========================================================================================================
+# Native apps (client_type: public) and delegated consent (consent: all_principals | principal | none)
+# =========================================================================================================
+
+NATIVE = "https://login.microsoftonline.com/common/oauth2/nativeclient"
+ANALYST = "analyst@contoso.onmicrosoft.com"
+ADV_HUNTING_SCOPE = "15f11de4-5113-4268-a2d1-0bad43d781f9"
+INCIDENT_READ_SCOPE = "12c153a4-4204-4224-aa3c-4626e2f47c2b"
+SEC_INCIDENT_READ_SCOPE = "b9abcc4f-94fc-4457-9141-d20ce80ec952"
+NATIVE_APP = dict(credential=None, client_type="public", unique_name="mtp-native", display_name="SOC runbooks",
+                  delegated_presets=["hunting"],
+                  permissions=[{"resource": "mtp", "delegated": ["Incident.Read"]},
+                               {"resource": "graph", "delegated": ["SecurityIncident.Read.All"]}])
+
+
+def _with(base, **changes):
+    out = dict(base)
+    out.update(changes)
+    return out
+
+
+def _grants(emu, sp_id):
+    return sorted(({"consentType": g["consentType"], "principalId": g.get("principalId"),
+                    "resourceId": g["resourceId"], "scope": g["scope"], "id": g["id"]}
+                   for g in emu.tenant.directory.iter("oauth2PermissionGrant", replicated_only=False)
+                   if g["clientId"] == sp_id), key=lambda g: (g["resourceId"], g["principalId"] or ""))
+
+
+def _sp_id(emu, app_id):
+    return emu.tenant.directory.service_principal_by_app_id(app_id, replicated_only=False)["id"]
+
+
+def _user_id(emu, upn):
+    return [u for u in emu.tenant.directory.iter("user", replicated_only=False)
+            if u["userPrincipalName"] == upn][0]["id"]
+
+
+@needs_emulator
+def test_native_app_with_delegated_permissions_and_admin_consent_then_noop():
+    emu = Emu()
+    first = emu.run(consent={"type": "all_principals", "users": []}, **NATIVE_APP)
+    assert first["changed"] is True
+    assert first["client_type"] == "public" and first["credential"] is None and "client_secret" not in first
+    app = emu.apps("mtp-native")[0]
+    assert app["isFallbackPublicClient"] is True
+    assert app["publicClient"]["redirectUris"] == [NATIVE]
+    assert app["passwordCredentials"] == [] and app["keyCredentials"] == []
+    rra = dict((e["resourceAppId"], sorted((a["id"], a["type"]) for a in e["resourceAccess"]))
+               for e in app["requiredResourceAccess"])
+    assert rra[MTP] == [(INCIDENT_READ_SCOPE, "Scope"), (ADV_HUNTING_SCOPE, "Scope")]
+    assert rra["00000003-0000-0000-c000-000000000000"] == [
+        ("b152eca8-ea73-4a48-8c98-1a6742673d99", "Scope"), (SEC_INCIDENT_READ_SCOPE, "Scope")]
+    grants = _grants(emu, _sp_id(emu, app["appId"]))
+    assert sorted((g["consentType"], g["principalId"], g["scope"]) for g in grants) == [
+        ("AllPrincipals", None, "AdvancedHunting.Read Incident.Read"),
+        ("AllPrincipals", None, "ThreatHunting.Read.All SecurityIncident.Read.All")]
+    assert first["delegated_grants"] == [
+        {"resource": "graph", "consent_type": "AllPrincipals", "principal": None,
+         "scopes": ["SecurityIncident.Read.All", "ThreatHunting.Read.All"]},
+        {"resource": "mtp", "consent_type": "AllPrincipals", "principal": None,
+         "scopes": ["AdvancedHunting.Read", "Incident.Read"]}]
+    emu.reset_stats()
+    second = emu.run(consent={"type": "all_principals", "users": []}, **NATIVE_APP)
+    assert second["changed"] is False, second["plan"]
+    assert emu.stats()["graph_directory_writes"] == 0
+    assert second["diff"]["before"] == second["diff"]["after"]
+    assert second["diff"]["after"]["application"] == {"display_name": "SOC runbooks", "unique_name": "mtp-native",
+                                                      "client_type": "public",
+                                                      "public_client_redirect_uris": [NATIVE]}
+
+
+@needs_emulator
+def test_principal_consent_merges_into_the_users_grant():
+    emu = Emu(roles=ADMIN_ROLES + ["User.Read.All"])
+    params = _with(NATIVE_APP, delegated_presets=[], permissions=[{"resource": "mtp", "delegated": ["Incident.Read"]}],
+                   consent={"type": "principal", "users": [ANALYST]})
+    first = emu.run(**params)
+    sp_id = _sp_id(emu, first["app_id"])
+    user_id = _user_id(emu, ANALYST)
+    (grant,) = _grants(emu, sp_id)
+    assert (grant["consentType"], grant["principalId"], grant["scope"]) == ("Principal", user_id, "Incident.Read")
+    assert first["diff"]["after"]["delegated_grants"] == {"mtp for %s" % ANALYST: ["Incident.Read"]}
+    # a scope somebody else consented for the user is kept; the new one is merged by PATCH into the same grant
+    emu.tenant.directory.objects[grant["id"]]["scope"] = "Incident.Read Machine.Read"
+    more = _with(params, permissions=[{"resource": "mtp", "delegated": ["Incident.Read", "AdvancedHunting.Read"]}])
+    emu.reset_stats()
+    merged = emu.run(check_mode=True, **more)
+    assert merged["changed"] is True and emu.stats()["graph_directory_writes"] == 0
+    assert merged["diff"]["before"]["delegated_grants"] == {"mtp for %s" % ANALYST: ["Incident.Read", "Machine.Read"]}
+    assert merged["diff"]["after"]["delegated_grants"] == {
+        "mtp for %s" % ANALYST: ["AdvancedHunting.Read", "Incident.Read", "Machine.Read"]}
+    merged = emu.run(**more)
+    assert [(s["method"], s["path"]) for s in merged["plan"]] == [
+        ("PATCH", "/applications(uniqueName='mtp-native')"), ("PATCH", "/oauth2PermissionGrants/%s" % grant["id"])]
+    (after,) = _grants(emu, sp_id)
+    assert (after["id"], after["scope"]) == (grant["id"], "Incident.Read Machine.Read AdvancedHunting.Read")
+    assert merged["delegated_grants"] == [{"resource": "mtp", "consent_type": "Principal", "principal": ANALYST,
+                                           "scopes": ["AdvancedHunting.Read", "Incident.Read", "Machine.Read"]}]
+    assert emu.run(**more)["changed"] is False
+    # consent: none declares without consenting: nothing is granted or removed
+    assert emu.run(**_with(more, consent={"type": "none", "users": []}))["changed"] is False
+
+
+@needs_emulator
+def test_confidential_app_switched_to_public_in_place():
+    emu = Emu()
+    conf = emu.run(presets=["hunting"])
+    public = emu.run(client_type="public", credential=None, presets=["hunting"])
+    assert public["changed"] is True
+    assert public["object_id"] == conf["object_id"] and public["app_id"] == conf["app_id"]
+    assert len(emu.apps("mtp-soc")) == 1
+    assert public["warnings"] == ["client_type=public: the app was confidential and still holds 1 client secret(s) "
+                                  "or certificate(s); they are kept (remove them in Entra ID when nothing uses them)"]
+    assert public["diff"]["before"]["application"]["client_type"] == "confidential"
+    assert public["diff"]["after"]["application"]["client_type"] == "public"
+    assert emu.apps("mtp-soc")[0]["isFallbackPublicClient"] is True
+    # client_type not set: the app stays public and gets no secret (credential not set means none for it)
+    kept = emu.run(credential=None, presets=["hunting"])
+    assert kept["changed"] is False and kept["client_type"] == "public" and "client_secret" not in kept
+    assert kept["credential"] is None
+    back = emu.run(client_type="confidential", credential="none", presets=["hunting"])
+    assert back["changed"] is True and emu.apps("mtp-soc")[0]["isFallbackPublicClient"] is False
+
+
+@pytest.mark.parametrize("params,option,message", [
+    (dict(NATIVE_APP, credential="secret"), "credential",
+     "client_type=public: a public (native) client has no client secret, certificate or federated credential; "
+     "remove credential=secret (or leave credential unset, or set it to none)"),
+    (dict(NATIVE_APP, permissions=[{"resource": "mtp", "delegated": ["Incidents.Read"]}]), "permissions",
+     "permissions: unknown delegated permission 'Incidents.Read' on mtp; valid values: AdvancedHunting.Read, "
+     "CustomDetections.ReadWrite, Incident.Read, Incident.ReadWrite"),
+    (dict(NATIVE_APP, permissions=[{"resource": "mtp", "delegated": ["AdvancedHunting.Read.All"]}]), "permissions",
+     "permissions: AdvancedHunting.Read.All on mtp is an application permission (app role), not a delegated "
+     "permission; list it under application, or pick one of the delegated permissions: AdvancedHunting.Read, "
+     "CustomDetections.ReadWrite, Incident.Read, Incident.ReadWrite"),
+    (dict(NATIVE_APP, consent={"type": "principal", "users": []}), "consent.users",
+     "consent.type=principal needs consent.users: the user principal names (or object ids) of the users to consent "
+     "for"),
+    (dict(NATIVE_APP, consent={"type": "principal", "users": [ANALYST, "ghost@contoso.onmicrosoft.com"]}),
+     "consent.users", "consent.users: no user ghost@contoso.onmicrosoft.com in the tenant (give user principal "
+                      "names or object ids of existing users)"),
+])
+@needs_emulator
+def test_bad_native_app_input_writes_nothing(params, option, message):
+    emu = Emu(roles=ADMIN_ROLES + ["User.Read.All"])
+    emu.reset_stats()
+    with pytest.raises(MtpConfigError) as err:
+        emu.run(**params)
+    assert (err.value.option, str(err.value)) == (option, message)
+    assert emu.stats()["graph_directory_writes"] == 0
+    assert emu.apps("mtp-native") == []
+
+
+@needs_emulator
+def test_consent_users_without_user_read_names_the_permission():
+    emu = Emu()
+    emu.reset_stats()
+    with pytest.raises(MtpApiError) as err:
+        emu.run(consent={"type": "principal", "users": [ANALYST]}, **NATIVE_APP)
+    assert err.value.status == 403
+    assert "User.Read.All" in str(err.value)
+    assert emu.stats()["graph_directory_writes"] == 0

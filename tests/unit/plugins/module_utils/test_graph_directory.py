@@ -61,9 +61,11 @@ class ScriptedClient(object):
     def __init__(self, outcomes):
         self.outcomes = list(outcomes)
         self.calls = []
+        self.sent = []  # (method, path, json or params) of every call
 
     def _next(self, method, path, **kwargs):
         self.calls.append((method, path))
+        self.sent.append((method, path, kwargs.get("json", kwargs.get("params"))))
         outcome = self.outcomes.pop(0)
         if isinstance(outcome, Exception):
             raise outcome
@@ -180,3 +182,37 @@ def test_a_missing_item_without_lag_is_a_404_answer():
 
 def test_quote_doubles_single_quotes():
     assert m.quote("o'brien") == "o''brien"
+
+
+# --- delegated grants: AllPrincipals and Principal (docs/developer/reference/graph-app-setup.md §5) ----------
+
+def test_create_grant_bodies_per_consent_type():
+    directory, _clock = _directory([_Resp(201, {"id": "g1"}), _Resp(201, {"id": "g2"})])
+    directory.create_grant("sp-client", "sp-mtp", "Incident.Read")
+    directory.create_grant("sp-client", "sp-mtp", "Incident.Read", "user-1")
+    assert directory.client.sent == [
+        ("POST", "/oauth2PermissionGrants", {"clientId": "sp-client", "consentType": "AllPrincipals",
+                                             "principalId": None, "resourceId": "sp-mtp", "scope": "Incident.Read"}),
+        ("POST", "/oauth2PermissionGrants", {"clientId": "sp-client", "consentType": "Principal",
+                                             "principalId": "user-1", "resourceId": "sp-mtp", "scope": "Incident.Read"})]
+
+
+def test_conflicting_principal_grant_is_merged_by_patch_never_recreated():
+    conflict = api_error("graph", "POST", "/v1.0/oauth2PermissionGrants", 409, body_json={"error": {
+        "code": "Request_MultipleObjectsWithSameKeyValue", "message": "Permission entry already exists."}})
+    listing = _Resp(200, {"value": [{"id": "g-other", "resourceId": "sp-graph", "scope": "User.Read"},
+                                    {"id": "g-user", "resourceId": "sp-mtp", "scope": "Incident.Read Machine.Read"}]})
+    directory, _clock = _directory([conflict, listing, _Resp(204)])
+    got = directory.create_grant("sp-client", "sp-mtp", "Incident.Read AdvancedHunting.Read", "user-1")
+    assert got["id"] == "g-user"
+    assert directory.client.sent == [
+        ("POST", "/oauth2PermissionGrants", {"clientId": "sp-client", "consentType": "Principal",
+                                             "principalId": "user-1", "resourceId": "sp-mtp",
+                                             "scope": "Incident.Read AdvancedHunting.Read"}),
+        ("GET", "/oauth2PermissionGrants", {"$filter": "clientId eq 'sp-client' and principalId eq 'user-1'"}),
+        ("PATCH", "/oauth2PermissionGrants/g-user", {"scope": "Incident.Read Machine.Read AdvancedHunting.Read"})]
+
+
+def test_app_reads_select_the_public_client_properties():
+    assert m.APP_SELECT == ("id,appId,displayName,uniqueName,requiredResourceAccess,passwordCredentials,"
+                            "keyCredentials,isFallbackPublicClient,publicClient")
