@@ -27,6 +27,10 @@ QUOTAS = {
     "incidents.get": ((100, 60), (1500, 3600)),
     "incidents.update": ((50, 60), (1500, 3600)),
     "mde.alerts": ((100, 60), (1500, 3600)),  # MDE /api/alerts list, get and update
+    # Graph /security incidents and alerts_v2, per app and tenant: the published figure is 150 requests a minute for
+    # alert operations (docs/developer/reference/defender-api.md §4.4); none is published for incidents, so the
+    # emulator applies the same one to both.
+    "graph.security": ((150, 60),),
     # MDE machines, machine actions, live response (docs/developer/reference/response-and-content.md §1.1)
     "machines": ((100, 60), (1500, 3600)),
     "machines.package": ((2, 60), (120, 3600)),

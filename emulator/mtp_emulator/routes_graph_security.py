@@ -195,7 +195,7 @@ def graph_hunting(state):
 # --- incidents --------------------------------------------------------------------------------------
 def graph_incidents_list(state):
     tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *INC_READ)
-    check_quota(state, tenant, "incidents.list", "graph")
+    check_quota(state, tenant, "graph.security", "graph")
     top = _top(GRAPH_TOP_MAX, GRAPH_TOP_MAX, strict=True)
     skip = _skip()
     expand = _expand_alerts()
@@ -230,7 +230,7 @@ def _incident(state, tenant, incident_id):
 
 def graph_incident_get(state, incident_id):
     tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *INC_READ)
-    check_quota(state, tenant, "incidents.get", "graph")
+    check_quota(state, tenant, "graph.security", "graph")
     inc = _incident(state, tenant, incident_id)
     expand = _expand_alerts()
     if expand:
@@ -243,7 +243,7 @@ def graph_incident_get(state, incident_id):
 
 def graph_incident_patch(state, incident_id):
     tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *INC_WRITE)
-    check_quota(state, tenant, "incidents.update", "graph")
+    check_quota(state, tenant, "graph.security", "graph")
     body = _json_body()
     with state.lock:
         inc = _incident(state, tenant, incident_id)
@@ -261,7 +261,7 @@ def graph_incident_patch(state, incident_id):
 
 def graph_incident_comment(state, incident_id):
     tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *INC_WRITE)
-    check_quota(state, tenant, "incidents.update", "graph")
+    check_quota(state, tenant, "graph.security", "graph")
     body = _json_body()
     comment = body.get("comment")
     if not isinstance(comment, str) or not comment:
@@ -281,7 +281,7 @@ def graph_incident_comment(state, incident_id):
 # --- alerts_v2 --------------------------------------------------------------------------------------
 def graph_alerts_list(state):
     tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_READ)
-    check_quota(state, tenant, "incidents.list", "graph")
+    check_quota(state, tenant, "graph.security", "graph")
     top = _top(ALERTS_TOP_MAX, ALERTS_TOP_MAX, strict=False)
     skip = _skip()
     deep_skip_fault(state, skip, "graph")
@@ -312,7 +312,7 @@ def _alert(state, tenant, alert_id):
 
 def graph_alert_get(state, alert_id):
     tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_READ)
-    check_quota(state, tenant, "incidents.get", "graph")
+    check_quota(state, tenant, "graph.security", "graph")
     body = {"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2/$entity"}
     body.update(inc_mod.graph_alert(_alert(state, tenant, alert_id), tenant.id))
     return jsonify(body)
@@ -320,7 +320,7 @@ def graph_alert_get(state, alert_id):
 
 def graph_alert_patch(state, alert_id):
     tenant, _ = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_WRITE)
-    check_quota(state, tenant, "incidents.update", "graph")
+    check_quota(state, tenant, "graph.security", "graph")
     body = _json_body()
     with state.lock:
         alert = _alert(state, tenant, alert_id)
@@ -341,7 +341,7 @@ def graph_alert_patch(state, alert_id):
 
 def graph_alert_comment(state, alert_id):
     tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_WRITE)
-    check_quota(state, tenant, "incidents.update", "graph")
+    check_quota(state, tenant, "graph.security", "graph")
     body = _json_body()
     comment = body.get("comment")
     if not isinstance(comment, str) or not comment:

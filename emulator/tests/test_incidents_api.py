@@ -281,13 +281,14 @@ def test_orderby_sorts_both_apis(api):
 
 def test_graph_quota_answers_graph_shaped_429(emulator):
     emulator.reset()
-    emulator.set_config(quota_scale=0.1)  # incidents list: 5 per minute
+    emulator.set_config(quota_scale=0.1)  # Graph /security: 150 a minute -> 15, incidents and alerts together
     try:
         token = get_token(emulator, GRAPH)
         with emulator.session() as s:
-            codes = [s.get(emulator.url("/v1.0/security/incidents"), headers={"Authorization": f"Bearer {token}"},
-                           params={"$top": "1"}, timeout=60) for _ in range(6)]
-        assert [r.status_code for r in codes] == [200] * 5 + [429]
+            codes = [s.get(emulator.url(path), headers={"Authorization": f"Bearer {token}"},
+                           params={"$top": "1"}, timeout=60)
+                     for path in ["/v1.0/security/incidents"] * 10 + ["/v1.0/security/alerts_v2"] * 6]
+        assert [r.status_code for r in codes] == [200] * 15 + [429]
         error = codes[-1].json()["error"]
         assert error["code"] == "TooManyRequests" and "innerError" in error
         assert int(codes[-1].headers["Retry-After"]) >= 1

@@ -258,14 +258,14 @@ def test_benchmark_needs_the_quota_switch(emulator):
     emulator.reset()
     try:
         emulator.control("POST", "incidents/generate", json={"count": 100, "end": "-1m"})
-        token = get_token(emulator, GRAPH)
+        token = get_token(emulator, MTP)
         with emulator.session() as s:
-            codes = [s.get(emulator.url("/v1.0/security/incidents"), headers={"Authorization": f"Bearer {token}"},
+            codes = [s.get(emulator.url("/api/incidents"), headers={"Authorization": f"Bearer {token}"},
                            params={"$top": "1", "$skip": str(k)}, timeout=60).status_code for k in range(51)]
-        assert codes == [200] * 50 + [429]  # 50 list calls a minute at the default quota_scale
+        assert codes == [200] * 50 + [429]  # 50 MTP list calls a minute at the default quota_scale
         emulator.set_config(quota_scale=1000)
         with emulator.session() as s:
-            more = [s.get(emulator.url("/v1.0/security/incidents"), headers={"Authorization": f"Bearer {token}"},
+            more = [s.get(emulator.url("/api/incidents"), headers={"Authorization": f"Bearer {token}"},
                           params={"$top": "1"}, timeout=60).status_code for _ in range(5)]
         assert more == [200] * 5
     finally:
