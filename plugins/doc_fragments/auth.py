@@ -240,7 +240,7 @@ options:
       - name: mtp_federated_token_file
   access_token:
     description:
-      - A bearer token (JWT) for O(auth_method=access_token). An expired token fails the lookup.
+      - A bearer token (JWT) for O(auth_method=access_token). An expired token fails the plugin.
     type: str
     env:
       - name: MTP_ACCESS_TOKEN
