@@ -23,7 +23,6 @@ import contextlib
 
 from ansible.errors import AnsibleError, AnsibleParserError
 from ansible.inventory.group import to_safe_group_name
-from ansible.module_utils.six import string_types
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpError
@@ -60,7 +59,7 @@ class MtpInventoryBase(BaseInventoryPlugin, Constructable, Cacheable):
         return True
 
     def _render(self, value):
-        if self.templar is None or not isinstance(value, (string_types, dict)):
+        if self.templar is None or not isinstance(value, (str, dict)):
             return value
         self.templar.available_variables = self._vars or {}
         if isinstance(value, dict):
