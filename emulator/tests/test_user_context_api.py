@@ -176,15 +176,12 @@ def test_me_needs_a_delegated_token_and_a_user_scope(api, emulator):
 
 
 def test_users_member_of_with_an_app_token(api, emulator):
-    graph = _graph(emulator)  # Application.ReadWrite.All etc.: no user read permission yet
-    assert graph.get(emulator.url("/v1.0/users/admin@contoso.onmicrosoft.com/memberOf"), timeout=30).status_code == 403
-    graph_sp = _sp_id(graph, emulator, "00000003-0000-0000-c000-000000000000")
-    roles = graph.get(emulator.url(f"/v1.0/servicePrincipals/{graph_sp}"), timeout=30).json()["appRoles"]
-    role_id = next(r["id"] for r in roles if r["value"] == "User.Read.All")
-    granted = graph.post(emulator.url(f"/v1.0/servicePrincipals/{graph_sp}/appRoleAssignedTo"), timeout=30, json={
-        "principalId": _sp_id(graph, emulator, ADMIN_APP), "resourceId": graph_sp, "appRoleId": role_id})
-    assert granted.status_code == 201, granted.text
-    graph = _graph(emulator)  # a new token: now with User.Read.All in roles
+    hunting = emulator.tenant(0)["hunting_app"]  # Graph hunting and security roles: no user read permission
+    cca = confidential_app(emulator, TENANT, hunting["client_id"], hunting["client_secret"])
+    token = cca.acquire_token_for_client([f"{GRAPH}/.default"])["access_token"]
+    denied = api.call(None, "GET", "/v1.0/users/admin@contoso.onmicrosoft.com/memberOf", token=token)
+    assert denied.status_code == 403
+    graph = _graph(emulator)  # the fixture's admin app holds User.Read.All (for mtp_aad_app_setup consent.users)
     resp = graph.get(emulator.url("/v1.0/users/ADMIN@contoso.onmicrosoft.com/memberOf"), timeout=30)
     assert resp.status_code == 200, resp.text
     assert [r["roleTemplateId"] for r in resp.json()["value"]] == ["62e90394-69f5-4237-9190-012177145e10"]

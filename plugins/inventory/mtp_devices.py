@@ -186,6 +186,7 @@ keyed_groups:
 compose:
   ansible_host: mtp_last_ip_address
 
+---
 # windows.mtp_devices.yml: active Windows 11 devices only, cached for an hour, named by IP first
 plugin: m365.defender.mtp_devices
 filter: "osPlatform eq 'Windows11' and healthStatus eq 'Active'"
@@ -197,6 +198,7 @@ cache_timeout: 3600
 groups:
   risky: mtp_risk_score in ['High', 'Medium']
 
+---
 # hunting.mtp_devices.yml: the latest DeviceInfo row per device, plus the IPs from DeviceNetworkInfo
 plugin: m365.defender.mtp_devices
 source: hunting
@@ -205,6 +207,7 @@ extra_query: >-
   DeviceNetworkInfo | summarize arg_max(Timestamp, *) by DeviceId | project DeviceId, ip_addresses = IPAddresses
 client_secret: "{{ lookup('ansible.builtin.env', 'SOC_APP_SECRET') }}"
 
+---
 # incidents.mtp_devices.yml: the devices of active high-severity incidents
 plugin: m365.defender.mtp_devices
 source: incidents

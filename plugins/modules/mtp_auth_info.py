@@ -74,23 +74,11 @@ seealso:
 """
 
 EXAMPLES = r"""
-- name: Stop the play early if anything is missing
-  hosts: localhost
-  gather_facts: false
-  module_defaults:
-    group/m365.defender.mtp:
-      tenant_id: "{{ tenant_id }}"
-      client_id: "{{ client_id }}"
-      client_secret: "{{ client_secret }}"
-  tasks:
-    - name: Check the permissions first
-      m365.defender.mtp_auth_info:
-        needs: [mtp_hunting_query, incidents_read, Machine.Isolate]
-        fail_on_missing: true
-
-    - name: Hunt
-      m365.defender.mtp_hunting_query:
-        query: DeviceInfo | take 10
+# Credentials come from the play's module_defaults (group/m365.defender.mtp), as for every other task.
+- name: Stop the play before its first real task if anything is missing
+  m365.defender.mtp_auth_info:
+    needs: [mtp_hunting_query, incidents_read, Machine.Isolate]
+    fail_on_missing: true
 
 - name: Who am I, and what do my tokens carry?
   m365.defender.mtp_auth_info:
