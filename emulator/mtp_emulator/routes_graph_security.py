@@ -259,23 +259,28 @@ def graph_incident_patch(state, incident_id):
     return jsonify(out)
 
 
-def graph_incident_comment(state, incident_id):
-    tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *INC_WRITE)
+def _post_comment(state, write_perms, find, key: str, stat: str, render):
+    """``POST …/comments`` on an incident or an alert: the full comment list, in Graph's shape."""
+    tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *write_perms)
     check_quota(state, tenant, "graph.security", "graph")
     body = _json_body()
     comment = body.get("comment")
     if not isinstance(comment, str) or not comment:
         raise GraphError(400, "BadRequest", "The comment property is required.")
     with state.lock:
-        inc = _incident(state, tenant, incident_id)
+        target = find(state, tenant, key)
         now = dt.datetime.now(UTC)
-        inc["comments"].append({"comment": comment, "createdBy": actor(claims), "createdTime": now})
-        inc["updated"] = now
-        state.stats.incr("incidents.comment")
+        target["comments"].append({"comment": comment, "createdBy": actor(claims), "createdTime": now})
+        target["updated"] = now
+        state.stats.incr(stat)
         state.stats.incr("incidents.writes")
-        value = inc_mod.graph_incident(inc, tenant.id)["comments"]
+        value = render(target, tenant.id)["comments"]
     return jsonify({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#"
                     "Collection(microsoft.graph.security.alertComment)", "value": value})
+
+
+def graph_incident_comment(state, incident_id):
+    return _post_comment(state, INC_WRITE, _incident, incident_id, "incidents.comment", inc_mod.graph_incident)
 
 
 # --- alerts_v2 --------------------------------------------------------------------------------------
@@ -340,22 +345,7 @@ def graph_alert_patch(state, alert_id):
 
 
 def graph_alert_comment(state, alert_id):
-    tenant, claims = authorize(state, "graph", GRAPH_AUDIENCES, *ALERT_WRITE)
-    check_quota(state, tenant, "graph.security", "graph")
-    body = _json_body()
-    comment = body.get("comment")
-    if not isinstance(comment, str) or not comment:
-        raise GraphError(400, "BadRequest", "The comment property is required.")
-    with state.lock:
-        alert = _alert(state, tenant, alert_id)
-        now = dt.datetime.now(UTC)
-        alert["comments"].append({"comment": comment, "createdBy": actor(claims), "createdTime": now})
-        alert["updated"] = now
-        state.stats.incr("alerts.comment")
-        state.stats.incr("incidents.writes")
-        value = inc_mod.graph_alert(alert, tenant.id)["comments"]
-    return jsonify({"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#"
-                    "Collection(microsoft.graph.security.alertComment)", "value": value})
+    return _post_comment(state, ALERT_WRITE, _alert, alert_id, "alerts.comment", inc_mod.graph_alert)
 
 
 ROUTES = (
