@@ -47,36 +47,41 @@ demo: venv
 # Two suites at a time (this is a 2-core machine and the integration suites mostly wait on the emulator); each
 # suite's output is printed whole when it ends. The longest suites start first.
 SUITES := test-py311 test-py312 test-emulator test-molecule test-lint test-docs test-examples test-eda test-rulebook
+# -k: every suite runs even when one fails, and the report at the end names each failing suite with its failure.
+LOGS := $(BUILD)/logs
+SUITE = bash tools/run_suite.sh $@ $(LOGS)
 test: venv venv312 venv-eda
-	$(MAKE) --no-print-directory -j2 --output-sync=target $(SUITES)
+	@rm -rf $(LOGS) && mkdir -p $(LOGS)
+	@rc=0; $(MAKE) --no-print-directory -k -j2 --output-sync=target $(SUITES) || rc=$$?; \
+	  bash tools/suite_report.sh $(LOGS) || rc=1; exit $$rc
 	@echo "make test: all suites passed"
 
 test-emulator: venv
-	cd emulator && ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests
+	$(SUITE) bash -c 'cd emulator && ../$(VENV)/bin/python -m pytest -q -p no:cacheprovider tests'
 
 test-py311: venv
-	bash tools/run_collection_tests.sh $(VENV) 3.11 $(BUILD)/py311
+	$(SUITE) bash tools/run_collection_tests.sh $(VENV) 3.11 $(BUILD)/py311
 
 test-py312: venv312
-	bash tools/run_collection_tests.sh $(VENV312) 3.12 $(BUILD)/py312
+	$(SUITE) bash tools/run_collection_tests.sh $(VENV312) 3.12 $(BUILD)/py312
 
 test-docs: venv
-	bash tools/run_docs_checks.sh $(VENV) $(BUILD)/docs
+	$(SUITE) bash tools/run_docs_checks.sh $(VENV) $(BUILD)/docs
 
 test-lint: venv
-	bash tools/run_lint.sh $(VENV) $(BUILD)/lint
+	$(SUITE) bash tools/run_lint.sh $(VENV) $(BUILD)/lint
 
 test-molecule: venv
-	bash tools/run_molecule.sh $(VENV) $(BUILD)/molecule
+	$(SUITE) bash tools/run_molecule.sh $(VENV) $(BUILD)/molecule
 
 test-examples: venv
-	bash tools/run_examples.sh $(VENV) $(BUILD)/examples
+	$(SUITE) bash tools/run_examples.sh $(VENV) $(BUILD)/examples
 
 test-eda: venv
-	bash tools/run_eda_tests.sh $(VENV)
+	$(SUITE) bash tools/run_eda_tests.sh $(VENV)
 
 test-rulebook: venv-eda
-	bash tools/run_rulebook_e2e.sh $(VENVEDA)
+	$(SUITE) bash tools/run_rulebook_e2e.sh $(VENVEDA)
 
 bench: venv
 	@for b in benchmarks/*.py; do echo "== $$b"; $(VENV)/bin/python $$b || exit 1; done
