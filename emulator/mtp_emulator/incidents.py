@@ -511,43 +511,90 @@ class ODataFilterError(ValueError):
     pass
 
 
-def parse_filter(text: str) -> list[list[tuple[str, str, object]]]:
-    """``a eq 'x' and b gt 2024-01-01T00:00:00Z or ...`` -> OR-list of AND-lists of (field, op, value)."""
+_COMPARISONS = ("eq", "ne", "gt", "ge", "lt", "le")
+MAX_FILTER_GROUPS = 64  # a filter whose OR-of-ANDs form would be larger is refused, not evaluated slowly
+
+
+def _filter_tokens(text: str) -> list[tuple[str, str]]:
     tokens, pos = [], 0
-    text = text.strip()
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
+            if not text[pos:].strip():
+                break
             raise ODataFilterError(f"Syntax error at position {pos} in '{text}'.")
         pos = m.end()
         if m.group(1) or m.group(2):
-            continue  # parentheses around simple comparisons carry no meaning here
-        if m.group(3) is not None:
+            tokens.append(("paren", m.group(1) or m.group(2)))
+        elif m.group(3) is not None:
             tokens.append(("str", m.group(3).replace("''", "'")))
         else:
             tokens.append(("word", m.group(4)))
-    groups, current, k = [], [], 0
-    while k < len(tokens):
-        if len(tokens) - k < 3:
+    return tokens
+
+
+def parse_filter(text: str) -> list[list[tuple[str, str, object]]]:
+    """``a eq 'x' and (b gt 2024-01-01T00:00:00Z or c eq null)`` -> OR-list of AND-lists of (field, op, value).
+
+    OData precedence: parentheses, then ``and``, then ``or``. The result is the filter's disjunctive normal form,
+    so a parenthesised ``or`` inside an ``and`` is distributed, never flattened."""
+    text = text.strip()
+    tokens = _filter_tokens(text)
+    pos = 0
+
+    def peek(kind=None, value=None):
+        if pos >= len(tokens):
+            return False
+        k, v = tokens[pos]
+        return (kind is None or k == kind) and (value is None or v.lower() == value)
+
+    def expression():  # or-terms
+        nonlocal pos
+        groups = conjunction()
+        while peek("word", "or"):
+            pos += 1
+            groups = groups + conjunction()
+            _check_size(groups)
+        return groups
+
+    def conjunction():  # and-factors
+        nonlocal pos
+        groups = factor()
+        while peek("word", "and"):
+            pos += 1
+            right = factor()
+            groups = [left + extra for left in groups for extra in right]
+            _check_size(groups)
+        return groups
+
+    def factor():
+        nonlocal pos
+        if peek("paren", "("):
+            pos += 1
+            groups = expression()
+            if not peek("paren", ")"):
+                raise ODataFilterError(f"Syntax error: ')' expected at token {pos + 1} in '{text}'.")
+            pos += 1
+            return groups
+        if len(tokens) - pos < 3:
             raise ODataFilterError(f"Syntax error: incomplete expression in '{text}'.")
-        (kf, field), (_, op), (kv, value) = tokens[k], tokens[k + 1], tokens[k + 2]
-        if kf != "word" or op.lower() not in ("eq", "ne", "gt", "ge", "lt", "le"):
+        (kf, field), (ko, op), (kv, value) = tokens[pos:pos + 3]
+        if kf != "word" or ko != "word" or op.lower() not in _COMPARISONS or kv == "paren":
             raise ODataFilterError(f"Syntax error at '{field} {op}' in '{text}'.")
+        pos += 3
         if kv == "word" and value.lower() == "null":
             value = None
-        current.append((field, op.lower(), value))
-        k += 3
-        if k < len(tokens):
-            conj = tokens[k][1].lower()
-            if conj == "and":
-                pass
-            elif conj == "or":
-                groups.append(current)
-                current = []
-            else:
-                raise ODataFilterError(f"Syntax error at '{tokens[k][1]}' in '{text}'.")
-            k += 1
-    groups.append(current)
+        return [[(field, op.lower(), value)]]
+
+    def _check_size(groups):
+        if len(groups) > MAX_FILTER_GROUPS:
+            raise ODataFilterError(f"The filter is too complex: more than {MAX_FILTER_GROUPS} alternatives.")
+
+    if not tokens:
+        raise ODataFilterError(f"Syntax error: incomplete expression in '{text}'.")
+    groups = expression()
+    if pos < len(tokens):
+        raise ODataFilterError(f"Syntax error at '{tokens[pos][1]}' in '{text}'.")
     return groups
 
 
