@@ -516,12 +516,11 @@ MAX_FILTER_GROUPS = 64  # a filter whose OR-of-ANDs form would be larger is refu
 
 
 def _filter_tokens(text: str) -> list[tuple[str, str]]:
+    """``(kind, text)`` tokens of a stripped ``$filter``: ``paren``, ``str`` (unquoted) or ``word``."""
     tokens, pos = [], 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            if not text[pos:].strip():
-                break
             raise ODataFilterError(f"Syntax error at position {pos} in '{text}'.")
         pos = m.end()
         if m.group(1) or m.group(2):
@@ -542,11 +541,8 @@ def parse_filter(text: str) -> list[list[tuple[str, str, object]]]:
     tokens = _filter_tokens(text)
     pos = 0
 
-    def peek(kind=None, value=None):
-        if pos >= len(tokens):
-            return False
-        k, v = tokens[pos]
-        return (kind is None or k == kind) and (value is None or v.lower() == value)
+    def peek(kind, value):
+        return pos < len(tokens) and tokens[pos][0] == kind and tokens[pos][1].lower() == value
 
     def expression():  # or-terms
         nonlocal pos
@@ -554,7 +550,7 @@ def parse_filter(text: str) -> list[list[tuple[str, str, object]]]:
         while peek("word", "or"):
             pos += 1
             groups = groups + conjunction()
-            _check_size(groups)
+            check_size(groups)
         return groups
 
     def conjunction():  # and-factors
@@ -564,7 +560,7 @@ def parse_filter(text: str) -> list[list[tuple[str, str, object]]]:
             pos += 1
             right = factor()
             groups = [left + extra for left in groups for extra in right]
-            _check_size(groups)
+            check_size(groups)
         return groups
 
     def factor():
@@ -586,12 +582,10 @@ def parse_filter(text: str) -> list[list[tuple[str, str, object]]]:
             value = None
         return [[(field, op.lower(), value)]]
 
-    def _check_size(groups):
+    def check_size(groups):
         if len(groups) > MAX_FILTER_GROUPS:
             raise ODataFilterError(f"The filter is too complex: more than {MAX_FILTER_GROUPS} alternatives.")
 
-    if not tokens:
-        raise ODataFilterError(f"Syntax error: incomplete expression in '{text}'.")
     groups = expression()
     if pos < len(tokens):
         raise ODataFilterError(f"Syntax error at '{tokens[pos][1]}' in '{text}'.")
