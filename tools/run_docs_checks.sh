@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Plugin docs render and lint clean, the changelog lints, the action group is complete.
+# Plugin docs render and lint clean, the changelog lints, the action group is complete, and no integration
+# target works under a fixed path the other interpreter's suite would share.
 set -euo pipefail
 venv=$(cd "$1" && pwd); build="$2"
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -7,6 +8,7 @@ export PATH="$venv/bin:$PATH"
 coll=$(bash "$root/tools/stage_collection.sh" "$build")
 cd "$coll"
 python "$root/tools/check_action_group.py"
+python "$root/tools/check_target_paths.py"
 echo "== antsibull-docs lint-collection-docs --plugin-docs"
 antsibull-docs lint-collection-docs --plugin-docs .
 echo "== antsibull-changelog lint"

@@ -11,6 +11,8 @@ emu="$build/emulator"
 trap 'bash "$root/tools/emulator_ctl.sh" stop "$emu"' EXIT
 bash "$root/tools/emulator_ctl.sh" start "$venv" "$emu"
 export MTP_EMULATOR_ENDPOINTS_FILE="$emu/endpoints.json"
+# The scenarios' own files (secrets) under this build, not their /tmp default that other runs would share.
+export MTP_EMULATOR_STATE="$build/scenario-state"
 cd "$coll/extensions"
 found=0
 for scenario in molecule/*/molecule.yml; do
