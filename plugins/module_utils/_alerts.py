@@ -7,7 +7,7 @@ alerts inside MTP incidents (read-only), normalised to one snake_case shape.
 
 docs/developer/reference/defender-api.md §4.3 (MTP alert, device and entity fields) and §4.4 (alerts_v2: filters,
 PATCH of ``status``/``classification``/``determination``/``assignedTo``, evidence typed by ``@odata.type``).
-Listing uses the time-boundary pager of ``_incidents.py`` on ``lastUpdateDateTime``; a comment is posted only
+Listing uses the time-boundary pager of ``_time_paging.py`` on ``lastUpdateDateTime``; a comment is posted only
 when that exact text is not already one of the alert's comments.
 """
 
@@ -22,6 +22,8 @@ from ansible_collections.m365.defender.plugins.module_utils import _security_enu
 from ansible_collections.m365.defender.plugins.module_utils._api_errors import ErrorHandler
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpConfigError
 from ansible_collections.m365.defender.plugins.module_utils._resource import changes, make_diff, predict
+from ansible_collections.m365.defender.plugins.module_utils._time_paging import (
+    ReadOptions, TimePager, as_list, check_id, encode_cursor, eq_clauses, item_time, quote_literal, time_key)
 
 ALERTS_PATH = "/security/alerts_v2"
 ALERT_PAGE = 100
@@ -110,61 +112,35 @@ def normalize_alert(raw, api):
 @ErrorHandler.list_handler("list the alerts of incident {incident_id}")
 def alerts_of_incident(client, incident_id):
     """The normalised Graph alerts of one incident (``$filter=incidentId eq '<id>'``)."""
-    from ansible_collections.m365.defender.plugins.module_utils._incidents import quote_literal
-
     params = {"$filter": "incidentId eq %s" % quote_literal(incident_id), "$top": ALERT_PAGE}
     return [normalize_alert(a, "graph") for a in client.paginate("graph", ALERTS_PATH, params=params)]
 
 
-class AlertQuery(object):
+class AlertQuery(ReadOptions):
     """Filters of an alert read; ``cursor``/``warnings`` as on ``_incidents.IncidentQuery``."""
 
     def __init__(self, api="graph", updated_since=None, status=None, severity=None, assigned_to=None,
                  created_after=None, created_before=None, service_source=None, incident_id=None, odata_filter=None,
                  page_size=None, limit=None):
-        from ansible_collections.m365.defender.plugins.module_utils import _incidents as inc
-
         if api not in ("graph", "mtp"):
             raise MtpConfigError("api: %r is not one of graph, mtp" % (api,), option="api")
         self.api = api
-        self.since, self.since_ids = inc.decode_cursor(updated_since)
+        ReadOptions.__init__(self, updated_since, created_after, created_before, odata_filter, page_size, limit,
+                             cap=ALERT_PAGE_CAP, default_page=ALERT_PAGE)
         self.status = [enums.canonical("alert_status", s, "status", writable=False) for s in as_list(status)]
         self.severity = [enums.canonical("severity", s, "severity", writable=False) for s in as_list(severity)]
         self.assigned_to, self.service_source = assigned_to, service_source
-        self.incident_id = inc.check_id(incident_id) if incident_id is not None else None
-        self.created_after = inc.time_key(created_after, "created_after") if created_after else None
-        self.created_before = inc.time_key(created_before, "created_before") if created_before else None
-        self.odata_filter = odata_filter.strip() if isinstance(odata_filter, str) and odata_filter.strip() else None
+        self.incident_id = check_id(incident_id) if incident_id is not None else None
         if api == "mtp" and self.odata_filter:
             raise MtpConfigError("filter: api mtp reads alerts from incidents and takes no OData filter; use api graph",
                                  option="filter")
-        if page_size is not None and (not isinstance(page_size, int) or not 1 <= page_size <= ALERT_PAGE_CAP):
-            raise MtpConfigError("page_size: %r is outside 1..%d" % (page_size, ALERT_PAGE_CAP), option="page_size")
-        self.page_size = page_size or ALERT_PAGE
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
-            raise MtpConfigError("limit: %r must be a positive integer" % (limit,), option="limit")
-        self.limit = limit
-        self.cursor = inc.encode_cursor(self.since, self.since_ids)
-        self.warnings = []
 
     def clauses(self):
-        from ansible_collections.m365.defender.plugins.module_utils._incidents import quote_literal
-
-        out = []
-        for field, values in (("status", self.status), ("severity", self.severity)):
-            if len(values) == 1:
-                out.append("%s eq %s" % (field, quote_literal(values[0])))
-        for field, value in (("assignedTo", self.assigned_to), ("serviceSource", self.service_source),
-                             ("incidentId", self.incident_id)):
-            if value:
-                out.append("%s eq %s" % (field, quote_literal(value)))
-        if self.created_after:
-            out.append("createdDateTime ge %s" % self.created_after)
-        if self.created_before:
-            out.append("createdDateTime lt %s" % self.created_before)
-        if self.odata_filter:
-            out.append("(%s)" % self.odata_filter)
-        return out
+        out = eq_clauses((field, values[0]) for field, values in (("status", self.status), ("severity", self.severity))
+                         if len(values) == 1)
+        out += eq_clauses([("assignedTo", self.assigned_to), ("serviceSource", self.service_source),
+                           ("incidentId", self.incident_id)])
+        return out + self.window_clauses("createdDateTime")
 
     def matches(self, alert):
         if self.status and alert["status"] not in self.status:
@@ -178,12 +154,6 @@ class AlertQuery(object):
         return not (self.assigned_to and (alert["assigned_to"] or "").lower() != self.assigned_to.lower())
 
 
-def as_list(value):
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple, set)) else [value]
-
-
 @ErrorHandler.common("list alerts")
 def _alert_page(client, params):
     return client.get("graph", ALERTS_PATH, params=params).json or {}
@@ -191,13 +161,11 @@ def _alert_page(client, params):
 
 def read_alerts(client, q):
     """Every alert of ``q`` once, in its latest version; ``q.cursor`` is the next cursor."""
-    from ansible_collections.m365.defender.plugins.module_utils import _incidents as inc
-
     if q.api == "mtp":
         return _mtp_alerts(client, q)
-    pager = inc.TimePager(lambda params: _alert_page(client, params),
-                          lambda raw: (str(raw.get("id")), inc.time_key(raw.get("lastUpdateDateTime") or "1970-01-01")),
-                          "lastUpdateDateTime", q.clauses(), "lastUpdateDateTime asc", q.page_size, q.since, q.since_ids)
+    pager = TimePager(lambda params: _alert_page(client, params),
+                      lambda raw: (str(raw.get("id")), item_time(raw.get("lastUpdateDateTime"))),
+                      "lastUpdateDateTime", q.clauses(), "lastUpdateDateTime asc", q.page_size, q.since, q.since_ids)
     latest = {}
     for page in pager.pages():
         for raw, item_id, when, new in page:
@@ -208,8 +176,7 @@ def read_alerts(client, q):
             if q.matches(alert):
                 latest[item_id] = alert
             if q.limit and len(latest) >= q.limit:
-                q.cursor = inc.encode_cursor(when, [i for i, a in latest.items()
-                                                    if inc.time_key(a["last_update_time"]) == when])
+                q.cursor = encode_cursor(when, [i for i, a in latest.items() if time_key(a["last_update_time"]) == when])
                 return list(latest.values())
         q.cursor = pager.cursor()
     return list(latest.values())
@@ -217,7 +184,7 @@ def read_alerts(client, q):
 
 def _mtp_alerts(client, q):
     """The alerts inside MTP incidents (the MTP API has no alert list of its own here), filtered after retrieval."""
-    from ansible_collections.m365.defender.plugins.module_utils import _incidents as inc
+    from ansible_collections.m365.defender.plugins.module_utils import _incidents as inc  # it imports this module
 
     if q.incident_id:
         one = inc.get_incident(client, "mtp", q.incident_id, include_alerts=True, follow_redirects=False)
@@ -225,33 +192,22 @@ def _mtp_alerts(client, q):
     else:  # an incident's last update is never older than its alerts'
         incidents = inc.read_incidents(client, inc.IncidentQuery(api="mtp", updated_since=q.since, include_alerts=True,
                                                                  follow_redirects=False))
-    out = []
-    for incident in incidents:
-        for alert in incident.get("alerts") or []:
-            when = alert["last_update_time"] and inc.time_key(alert["last_update_time"])
-            if q.since and (not when or when < q.since or (when == q.since and alert["id"] in q.since_ids)):
-                continue
-            if q.created_after and inc.time_key(alert["created_time"]) < q.created_after:
-                continue
-            if q.created_before and inc.time_key(alert["created_time"]) >= q.created_before:
-                continue
-            if q.matches(alert):
-                out.append(alert)
-    out.sort(key=lambda a: inc.time_key(a["last_update_time"] or "1970-01-01"))
+    out = [alert for incident in incidents for alert in incident.get("alerts") or []
+           if q.after_cursor(alert["id"], alert["last_update_time"]) and q.in_window(alert["created_time"])
+           and q.matches(alert)]
+    out.sort(key=lambda a: item_time(a["last_update_time"]))
     if q.limit:
         out = out[:q.limit]
     if out:
-        last = inc.time_key(out[-1]["last_update_time"])
-        q.cursor = inc.encode_cursor(last, [a["id"] for a in out if inc.time_key(a["last_update_time"]) == last])
+        last = time_key(out[-1]["last_update_time"])
+        q.cursor = encode_cursor(last, [a["id"] for a in out if time_key(a["last_update_time"]) == last])
     return out
 
 
 @ErrorHandler.list_handler("get alert {alert_id}", default=lambda: None)
 def get_alert(client, api, alert_id):
     """One normalised alert, or ``None``. On ``api: mtp`` the alert is looked up inside the incidents."""
-    from ansible_collections.m365.defender.plugins.module_utils import _incidents as inc
-
-    alert_id = inc.check_id(alert_id, "alert_id")
+    alert_id = check_id(alert_id, "alert_id")
     if api == "graph":
         return normalize_alert(client.get("graph", "%s/%s" % (ALERTS_PATH, quote(alert_id, safe=""))).json or {}, "graph")
     for alert in read_alerts(client, AlertQuery(api="mtp")):

@@ -5,24 +5,15 @@
 """FOR INTERNAL COLLECTION USE ONLY. Defender incidents on Graph (``/v1.0/security/incidents``) and on the MTP API
 (``/api/incidents``): listing, incremental reads, redirects and the idempotent update.
 
-The wire contract is docs/developer/reference/defender-api.md §4:
-
-* pages stay inside each API's ``$top`` cap (50 Graph, 100 MTP) and are read by time boundary, ascending on the
-  last-update time: ``lastUpdate... ge <boundary>`` with ``$skip`` used only inside a tie (one item of overlap,
-  checked, so an item leaving the tie during the read is never skipped), never deep ``$skip`` (§4.4, §4.7);
-* severity (MTP), several statuses and tags are filtered after retrieval; every value put into ``$filter`` is
-  quoted or validated, so the raw ``odata_filter`` is the only text sent as typed;
-* a cursor (:func:`encode_cursor`) is the boundary time plus the ids already read at that time: passed back as
-  ``updated_since`` it neither repeats nor loses an incident at a tie;
-* enums are normalised through ``_security_enums.py``; ``original`` keeps the API's own values.
+The wire contract is docs/developer/reference/defender-api.md §4. Pages are read by time boundary through
+``_time_paging.py`` (its ``TimePager``, cursors and quoting), inside each API's ``$top`` cap (50 Graph, 100 MTP);
+severity (MTP), several statuses and tags are filtered after retrieval; enums are normalised through
+``_security_enums.py``, and ``original`` keeps the API's own values.
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
-
-import datetime
-import re
 
 from ansible.module_utils.six.moves.urllib.parse import quote
 
@@ -31,11 +22,11 @@ from ansible_collections.m365.defender.plugins.module_utils import _security_enu
 from ansible_collections.m365.defender.plugins.module_utils._api_errors import ErrorHandler
 from ansible_collections.m365.defender.plugins.module_utils._errors import MtpApiError, MtpConfigError
 from ansible_collections.m365.defender.plugins.module_utils._resource import changes, make_diff, merge_list, predict
+from ansible_collections.m365.defender.plugins.module_utils._time_paging import (
+    ReadOptions, TimePager, as_list, check_id, encode_cursor, eq_clauses, item_time, quote_literal, time_key)
 
 PAGE_CAPS = {"graph": 50, "mtp": 100}
 MAX_REDIRECTS = 10
-_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_TIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.(\d{1,9}))?)?\s*(Z|z|[+-]\d{2}:?\d{2})?$")
 
 # per API: list path, time fields, id field, filter field names
 SURFACES = {
@@ -44,60 +35,6 @@ SURFACES = {
     "mtp": {"path": "/incidents", "updated": "lastUpdateTime", "created": "createdTime", "id": "incidentId",
             "server_severity": False},
 }
-
-
-# -- times, literals, cursors -----------------------------------------------------------------------------
-
-def time_key(value, option="time"):
-    """An ISO-8601 time as ``YYYY-MM-DDTHH:MM:SS.fffffffZ`` (UTC, 7 fractional digits): sortable, comparable,
-    and safe as an OData DateTimeOffset literal. ``MtpConfigError`` naming ``option`` when it is not a time."""
-    match = _TIME_RE.match(value.strip()) if isinstance(value, str) else None
-    if not match:
-        raise MtpConfigError("%s: %r is not an ISO-8601 time (e.g. 2024-05-01T10:15:00Z)" % (option, value), option=option)
-    year, month, day, hour, minute, second, frac, zone = match.groups()
-    frac = (frac or "").ljust(7, "0")[:7]
-    try:
-        when = datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
-                                 int(frac[:6]))
-    except ValueError:
-        raise MtpConfigError("%s: %r is not a valid date/time" % (option, value), option=option)
-    if zone and zone.upper() != "Z":
-        sign = -1 if zone[0] == "-" else 1
-        digits = zone[1:].replace(":", "")
-        when -= sign * datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + "%06d%sZ" % (when.microsecond, frac[6])
-
-
-def quote_literal(value):
-    """An OData string literal: ``'...'`` with single quotes doubled."""
-    return "'%s'" % str(value).replace("'", "''")
-
-
-def encode_cursor(boundary, ids=()):
-    """The cursor string: the boundary time, and ``|id,id`` for the ids already read at exactly that time."""
-    if boundary is None:
-        return None
-    ids = sorted(set(str(i) for i in ids))
-    return boundary + ("|" + ",".join(ids) if ids else "")
-
-
-def decode_cursor(value, option="updated_since"):
-    """``(time_key, frozenset of ids)`` from a cursor or a plain ISO-8601 time; ``(None, ())`` for ``None``."""
-    if not value:
-        return None, frozenset()
-    text, _sep, ids = str(value).partition("|")
-    id_list = [i for i in ids.split(",") if i]
-    if any(not _ID_RE.match(i) for i in id_list):
-        raise MtpConfigError("%s: the cursor %r carries an invalid id list" % (option, value), option=option)
-    return time_key(text, option), frozenset(id_list)
-
-
-def check_id(value, option="incident_id"):
-    """An incident or alert id safe in a URL path, as a string."""
-    text = str(value) if value is not None else ""
-    if not _ID_RE.match(text):
-        raise MtpConfigError("%s: %r is not a valid id (letters, digits, '_', '-')" % (option, value), option=option)
-    return text
 
 
 # -- normalisation ------------------------------------------------------------------------------------------
@@ -153,7 +90,7 @@ def incident_devices(incident):
 
 # -- the query ----------------------------------------------------------------------------------------------
 
-class IncidentQuery(object):
+class IncidentQuery(ReadOptions):
     """What to read (see the contract in the module docstring); validated offline on construction.
 
     After (or during) :func:`iter_pages`, ``cursor`` holds the cursor for the next incremental read and
@@ -165,26 +102,15 @@ class IncidentQuery(object):
         if api not in SURFACES:
             raise MtpConfigError("api: %r is not one of graph, mtp" % (api,), option="api")
         self.api = api
-        self.since, self.since_ids = decode_cursor(updated_since)
+        ReadOptions.__init__(self, updated_since, created_after, created_before, odata_filter, page_size, limit,
+                             cap=PAGE_CAPS[api], cap_name=api)
         self.seen = dict((str(i), time_key(t, "seen")) for i, t in (seen or ()))
-        self.status = [enums.canonical("incident_status", s, "status", writable=False) for s in _alerts.as_list(status)]
-        self.severity = [enums.canonical("severity", s, "severity", writable=False) for s in _alerts.as_list(severity)]
+        self.status = [enums.canonical("incident_status", s, "status", writable=False) for s in as_list(status)]
+        self.severity = [enums.canonical("severity", s, "severity", writable=False) for s in as_list(severity)]
         self.assigned_to = assigned_to
-        self.tags = [t.lower() for t in _alerts.as_list(tags)]
-        self.created_after = time_key(created_after, "created_after") if created_after else None
-        self.created_before = time_key(created_before, "created_before") if created_before else None
-        self.odata_filter = odata_filter.strip() if isinstance(odata_filter, str) and odata_filter.strip() else None
+        self.tags = [t.lower() for t in as_list(tags)]
         self.include_alerts, self.follow_redirects = bool(include_alerts), bool(follow_redirects)
-        cap = PAGE_CAPS[api]
-        if page_size is not None and (not isinstance(page_size, int) or page_size < 1 or page_size > cap):
-            raise MtpConfigError("page_size: %r is outside 1..%d (the %s $top cap)" % (page_size, cap, api),
-                                 option="page_size")
-        self.page_size = page_size or cap
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
-            raise MtpConfigError("limit: %r must be a positive integer" % (limit,), option="limit")
-        self.limit = limit
-        self.warn, self.warnings = warn, []
-        self.cursor, self.expand_broken = encode_cursor(self.since, self.since_ids), False
+        self.warn, self.expand_broken = warn, False
 
     def base_filter(self):
         """The server-side ``$filter`` clauses (without the time boundary)."""
@@ -194,15 +120,7 @@ class IncidentQuery(object):
             clauses.append("status eq %s" % quote_literal(enums.render("incident_status", self.status[0], self.api)))
         if len(self.severity) == 1 and surface["server_severity"]:
             clauses.append("severity eq %s" % quote_literal(self.severity[0]))
-        if self.assigned_to:
-            clauses.append("assignedTo eq %s" % quote_literal(self.assigned_to))
-        if self.created_after:
-            clauses.append("%s ge %s" % (surface["created"], self.created_after))
-        if self.created_before:
-            clauses.append("%s lt %s" % (surface["created"], self.created_before))
-        if self.odata_filter:
-            clauses.append("(%s)" % self.odata_filter)
-        return clauses
+        return clauses + eq_clauses([("assignedTo", self.assigned_to)]) + self.window_clauses(surface["created"])
 
     def matches(self, incident):
         """The filters applied after retrieval (several statuses or severities, MTP severity, tags)."""
@@ -221,74 +139,6 @@ class IncidentQuery(object):
 
 
 # -- reading ------------------------------------------------------------------------------------------------
-
-class TimePager(object):
-    """Pages of raw items ascending on a last-update field, read by time boundary (see the module docstring).
-
-    ``request(params)`` returns the parsed page (dict with ``value``); ``key(item)`` gives ``(id, time_key)``.
-    After each page ``boundary``/``tie`` give the cursor of what was read so far."""
-
-    def __init__(self, request, key, time_field, base_clauses, orderby, page_size, since=None, since_ids=()):
-        self.request, self.key, self.time_field = request, key, time_field
-        self.clauses, self.orderby, self.size = list(base_clauses), orderby, page_size
-        self.boundary, self.tie = since, []
-        self.since, self.since_ids = since, frozenset(since_ids)
-        self.links = False
-        self.stalls = 0
-
-    def _params(self, skip):
-        clauses = list(self.clauses)
-        if self.boundary:
-            clauses.append("%s ge %s" % (self.time_field, self.boundary))
-        params = {"$top": self.size, "$orderby": self.orderby}
-        if clauses:
-            params["$filter"] = " and ".join(clauses)
-        if skip:
-            params["$skip"] = skip
-        return params
-
-    def _fetch(self):
-        skip = len(self.tie) - 1 if len(self.tie) > 1 else 0
-        page = self.request(self._params(skip))
-        items = page.get("value") or []
-        if skip and (not items or self.key(items[0])[0] != self.tie[-1]):
-            # the tie shifted under us (an item of it was updated): read it again from its start, and take the
-            # positions of that answer as the tie
-            self.tie = []
-            page = self.request(self._params(0))
-            items = page.get("value") or []
-        return page, items
-
-    def pages(self):
-        """Yield ``[(raw, id, time_key, new)]`` per page; ``new`` is false for items the cursor already had."""
-        while True:
-            before = (self.boundary, len(self.tie))
-            page, items = self._fetch()
-            out = []
-            for raw in items:
-                item_id, when = self.key(raw)
-                if self.boundary is None or when > self.boundary:
-                    self.boundary, self.tie = when, [item_id]
-                elif when == self.boundary and item_id not in self.tie:
-                    self.tie.append(item_id)
-                known = when == self.since and item_id in self.since_ids
-                out.append((raw, item_id, when, not known))
-            yield out
-            if page.get("@odata.nextLink"):
-                self.links = True
-            if len(items) < self.size or (self.links and not page.get("@odata.nextLink")):
-                return
-            self.stalls = self.stalls + 1 if (self.boundary, len(self.tie)) == before else 0
-            if self.stalls >= 3:
-                raise MtpApiError("Paging %s made no progress at %s: the service keeps answering the same page"
-                                  % (self.time_field, self.boundary))
-
-    def cursor(self):
-        ids = set(self.tie)
-        if self.boundary == self.since:
-            ids |= self.since_ids
-        return encode_cursor(self.boundary, ids)
-
 
 def _get_expanded(client, api, path, params, q):
     """GET with ``$expand=alerts`` when Graph alerts are asked for; a 5xx then falls back (for the rest of the
@@ -315,7 +165,7 @@ def _key_of(api):
     surface = SURFACES[api]
 
     def key(raw):
-        return str(raw.get(surface["id"])), time_key(raw.get(surface["updated"]) or "1970-01-01T00:00:00Z")
+        return str(raw.get(surface["id"])), item_time(raw.get(surface["updated"]))
     return key
 
 

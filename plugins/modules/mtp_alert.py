@@ -119,12 +119,12 @@ OPTIONS = dict(
 
 
 def main():
-    from ansible_collections.m365.defender.plugins.module_utils import _alerts, _incidents
+    from ansible_collections.m365.defender.plugins.module_utils import _alerts, _time_paging
 
     module = MtpModule(argument_spec=OPTIONS, supports_check_mode=True)
     p = module.params
     try:
-        _incidents.check_id(p["alert_id"], "alert_id")
+        _time_paging.check_id(p["alert_id"], "alert_id")
         if p["api"] != "graph":
             raise MtpConfigError("api: the MTP API cannot update alerts; use api graph (alerts_v2, permission "
                                  "SecurityAlert.ReadWrite.All) with the same alert_id", option="api")

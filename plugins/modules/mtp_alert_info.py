@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - m365.defender.attributes
   - m365.defender.attributes.action_group
   - m365.defender.attributes.check_mode_read_only
+  - m365.defender.time_paging
 attributes:
   diff_mode:
     support: none
@@ -62,26 +63,10 @@ options:
     description:
       - Only alerts of this service source (for example V(microsoftDefenderForEndpoint)).
     type: str
-  created_after:
-    description:
-      - Only alerts created at or after this ISO-8601 time.
-    type: str
-  created_before:
-    description:
-      - Only alerts created before this ISO-8601 time.
-    type: str
-  updated_since:
-    description:
-      - Only alerts updated at or after this time - an ISO-8601 time or the RV(cursor) of an earlier run.
-    type: str
   filter:
     description:
       - A raw OData C($filter) expression ANDed with the other filters (O(api=graph) only).
     type: str
-  limit:
-    description:
-      - Return at most this many alerts (the oldest updates first).
-    type: int
 seealso:
   - module: m365.defender.mtp_alert
   - module: m365.defender.mtp_incident_info

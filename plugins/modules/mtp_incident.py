@@ -160,12 +160,12 @@ OPTIONS = dict(
 
 
 def main():
-    from ansible_collections.m365.defender.plugins.module_utils import _incidents
+    from ansible_collections.m365.defender.plugins.module_utils import _incidents, _time_paging
 
     module = MtpModule(argument_spec=OPTIONS, supports_check_mode=True)
     p = module.params
     try:
-        _incidents.check_id(p["incident_id"])
+        _time_paging.check_id(p["incident_id"])
         changed, before, after = _incidents.update_incident(module.client(), p["api"], p["incident_id"], p,
                                                             check_mode=module.check_mode)
     except MtpError as exc:

@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - m365.defender.attributes
   - m365.defender.attributes.action_group
   - m365.defender.attributes.check_mode_read_only
+  - m365.defender.time_paging
 attributes:
   diff_mode:
     support: none
@@ -59,19 +60,6 @@ options:
     description:
       - Only incidents assigned to this user (UPN).
     type: str
-  created_after:
-    description:
-      - Only incidents created at or after this ISO-8601 time.
-    type: str
-  created_before:
-    description:
-      - Only incidents created before this ISO-8601 time.
-    type: str
-  updated_since:
-    description:
-      - Only incidents updated at or after this time. Either an ISO-8601 time (inclusive) or the RV(cursor) of an
-        earlier run (then the incidents that run already returned at the boundary time are skipped).
-    type: str
   tags:
     description:
       - Only incidents carrying at least one of these tags (custom or system tags, compared case-insensitively).
@@ -95,10 +83,6 @@ options:
         The returned incident lists the ids it was reached from in C(redirected_from).
     type: bool
     default: true
-  limit:
-    description:
-      - Return at most this many incidents (the oldest updates first); RV(cursor) then continues after them.
-    type: int
   dest:
     description:
       - Also write the incidents to this file (atomically; replaced only when its content changes).

@@ -155,7 +155,7 @@ except ImportError:
 
 try:
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-    from ansible_collections.m365.defender.plugins.module_utils import _incidents
+    from ansible_collections.m365.defender.plugins.module_utils import _incidents, _time_paging
     from ansible_collections.m365.defender.plugins.module_utils._authenticator import MtpAuthenticator
     from ansible_collections.m365.defender.plugins.module_utils._clouds import resolve_endpoints
     from ansible_collections.m365.defender.plugins.module_utils._errors import (
@@ -323,7 +323,7 @@ class Checkpoint:
             raise SourceError("%s: checkpoint_file %s cannot be read (%s): fix or remove it" % (
                 SOURCE, self.path, getattr(exc, "strerror", None) or exc))
         if data is None:
-            self.high_water_mark = _incidents.time_key(format_time(start))
+            self.high_water_mark = _time_paging.time_key(format_time(start))
             try:
                 self.save()
             except OSError as exc:
@@ -342,7 +342,7 @@ class Checkpoint:
             if data.get(key) != value:
                 raise SourceError("%s: checkpoint_file %s was written for %s %r, not %r: give each stream its own "
                                   "checkpoint_file" % (SOURCE, self.path, key, data.get(key), value))
-        self.high_water_mark = _incidents.time_key(data["high_water_mark"])
+        self.high_water_mark = _time_paging.time_key(data["high_water_mark"])
         for kind in self.seen:
             self.seen[kind] = dict(("%s|%s" % (i, t), t) for i, t in data.get("seen_" + kind + "s") or [])
 
@@ -350,7 +350,7 @@ class Checkpoint:
         return self.seen[kind].get("%s|%s" % (item_id, last_update)) is not None
 
     def mark(self, kind, item_id, last_update, ceiling):
-        """Record a delivered item (``last_update`` as ``_incidents.time_key``). Incidents move the mark, never
+        """Record a delivered item (``last_update`` as ``_time_paging.time_key``). Incidents move the mark, never
         past ``ceiling`` (when the poll started, this host's clock): an item stamped in the future (clock skew)
         cannot hide the changes after it; it is read again until then and skipped as seen."""
         self.seen[kind]["%s|%s" % (item_id, last_update)] = last_update
@@ -362,7 +362,7 @@ class Checkpoint:
         """The inclusive lower bound of the next poll: the high-water mark minus ``overlap``."""
         if not self.overlap:
             return self.high_water_mark
-        return _incidents.time_key(format_time(parse_time(self.high_water_mark) - self.overlap))
+        return _time_paging.time_key(format_time(parse_time(self.high_water_mark) - self.overlap))
 
     def seen_pairs(self):
         """``(id, last_update)`` for every seen incident, its latest time only (``IncidentQuery(seen=...)``)."""
@@ -507,7 +507,7 @@ class IncidentSource:
         for incident in page:
             for kind, item_id, last_update, event in self.events(incident, since):
                 try:
-                    last_update = _incidents.time_key(last_update, "last_update_time")
+                    last_update = _time_paging.time_key(last_update, "last_update_time")
                 except MtpConfigError:
                     LOG.warning("%s: %s %s has no readable last-update time (%r); skipped", SOURCE, kind, item_id, last_update)
                     continue
@@ -522,7 +522,7 @@ class IncidentSource:
         """One poll: every page in turn, the checkpoint saved after each. Returns the number of events put."""
         query = self.query()
         since = parse_time(self.checkpoint.since())
-        ceiling = _incidents.time_key(format_time(datetime.datetime.now(datetime.timezone.utc)))
+        ceiling = _time_paging.time_key(format_time(datetime.datetime.now(datetime.timezone.utc)))
         pages = iter(_incidents.iter_pages(self.client, query))
         done = object()
         count = 0
