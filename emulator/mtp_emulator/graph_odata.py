@@ -257,6 +257,27 @@ def compile_filter(text: str, props: set[str], type_name: str, collections: set[
     return pred
 
 
+_AND_RE = re.compile(r"\s+and\s+", re.IGNORECASE)
+
+
+def split_and(text: str) -> list[str]:
+    """The clauses of an ``and``-joined ``$filter`` (the MDE APIs' grammar), split only outside string literals:
+    ``title eq 'Block and alert' and action eq 'Block'`` is two clauses (``''`` inside a literal is a quote)."""
+    parts, start, i, quoted = [], 0, 0, False
+    while i < len(text):
+        if text[i] == "'":
+            quoted = not quoted
+        elif not quoted:
+            match = _AND_RE.match(text, i)
+            if match:
+                parts.append(text[start:i])
+                start = i = match.end()
+                continue
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
 def _encode_skiptoken(offset: int, fingerprint: str) -> str:
     raw = json.dumps({"o": offset, "f": fingerprint}, separators=(",", ":")).encode()
     return "RFNwdAIAAQAAA" + base64.urlsafe_b64encode(raw).decode().rstrip("=")

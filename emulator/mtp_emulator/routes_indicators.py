@@ -25,6 +25,7 @@ from . import indicators_store as store_mod
 from . import quotas
 from .app import Route, add_routes
 from .errors import MtpError
+from .graph_odata import split_and
 from .routes_defender import MDE_AUDIENCES, MTP_AUDIENCES, authorize
 
 
@@ -55,7 +56,7 @@ def _parse_filter(text: str | None) -> list:
     if not text:
         return []
     clauses = []
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.I):
+    for part in split_and(text.strip()):
         m = _CLAUSE.match(part)
         if not m or m.group(1) not in FILTERABLE:
             raise MtpError(400, "ODataError", f"Invalid filter clause: '{part.strip()}'.")

@@ -28,6 +28,7 @@ from flask import Flask, Response, jsonify, request
 from . import machines as store_mod
 from .app import Route, add_routes
 from .errors import MtpError
+from .graph_odata import split_and
 from .quotas import check_quota
 from .routes_defender import MDE_AUDIENCES, _control_body, _tenant_from_body, actor, authorize
 
@@ -91,7 +92,7 @@ def parse_filter(text: str | None, fields: tuple) -> list:
         return []
     names = {f.lower(): f for f in fields}
     out = []
-    for part in re.split(r"\s+and\s+", text.strip(), flags=re.IGNORECASE):
+    for part in split_and(text.strip()):
         match = _CLAUSE.match(part)
         if not match:
             raise MtpError(400, "InvalidRequest", f"Invalid filter clause: '{part}'.")

@@ -85,6 +85,15 @@ def test_expired_indicators_are_not_listed_and_filter_works(api):
     assert api.send("GET", "/api/indicators", **{"$filter": "nope eq 'x'"}).status_code == 400
 
 
+def test_a_title_with_and_in_it_is_one_filter_value(api):
+    api.send("POST", "/api/indicators", ind(title="Block and alert: it's and more"))
+    api.send("POST", "/api/indicators", ind(value="evil.example", kind="DomainName", title="Block"))
+    found = api.listed(**{"$filter": "title eq 'Block and alert: it''s and more' and action eq 'Block'"})
+    assert [i["indicatorValue"] for i in found] == [SHA1]
+    resp = api.send("GET", "/api/indicators", **{"$filter": "title eq 'Block and' and"})
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "ODataError"
+
+
 def test_list_pages_with_next_link(api):
     api.send("POST", "/api/indicators/import", {"Indicators": [ind(value=sha(n)) for n in range(5)]})
     page = api.send("GET", "/api/indicators", **{"$top": "2"}).json()

@@ -59,6 +59,15 @@ def test_filter_by_dns_name_and_startswith(mde):
     assert len(tagged) == 3
 
 
+def test_an_and_inside_a_literal_does_not_split_the_filter(mde):
+    # the service reads 'and' only between clauses: a literal holding one is a value, not two broken clauses
+    resp = mde.get("/api/machines", **{"$filter": "computerDnsName eq 'sales and ops' and osPlatform eq 'Linux'"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["value"] == []
+    both = mde.get("/api/machines", **{"$filter": "machineTags eq 'Linux' AND osPlatform ne 'it''s and'"})
+    assert len(both.json()["value"]) == 3
+
+
 @pytest.mark.parametrize("flt", ["computerDnsName like 'x'", "nosuchfield eq 'x'", "osPlatform eq"])
 def test_bad_filters_are_400(mde, flt):
     resp = mde.get("/api/machines", **{"$filter": flt})
