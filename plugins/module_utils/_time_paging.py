@@ -117,8 +117,8 @@ class ReadOptions(object):
         self.created_before = time_key(created_before, "created_before") if created_before else None
         self.odata_filter = odata_filter.strip() if isinstance(odata_filter, str) and odata_filter.strip() else None
         if page_size is not None and (not isinstance(page_size, int) or page_size < 1 or page_size > cap):
-            raise MtpConfigError("page_size: %r is outside 1..%d%s" % (page_size, cap, " (the %s $top cap)" % cap_name
-                                                                       if cap_name else ""), option="page_size")
+            which = " (the %s $top cap)" % cap_name if cap_name else ""
+            raise MtpConfigError("page_size: %r is outside 1..%d%s" % (page_size, cap, which), option="page_size")
         self.page_size = page_size or default_page or cap
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise MtpConfigError("limit: %r must be a positive integer" % (limit,), option="limit")
